@@ -1,0 +1,1 @@
+"""Switchboard event contracts: envelope, payloads, topic registry, AsyncAPI export"""

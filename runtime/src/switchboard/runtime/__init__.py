@@ -1,0 +1,1 @@
+"""Switchboard runtime kit: settings, database, outbox, inbox, DLQ, durable timers, broker app factory, telemetry, errors"""
