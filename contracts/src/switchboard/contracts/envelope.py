@@ -22,10 +22,12 @@ class ContractError(ValueError):
 
 
 class Payload(BaseModel):
-    """Base of every event payload: strict about unknown fields on the way out, tolerant on the way in.
+    """Base of every event payload.
 
-    Producers never add undeclared fields (``extra="forbid"`` when building); consumers parse with
-    :func:`parse_envelope`, which ignores fields added by a newer minor revision of the same version.
+    Unknown fields are ignored when parsing, so a consumer built against an older revision of the same
+    version keeps working when a producer adds an optional field (the additive change that
+    ``compat.check`` allows). A producer cannot send undeclared fields: it builds the model, and a
+    model only serialises the fields it declares.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -40,9 +42,11 @@ class Envelope(BaseModel, Generic[DataT]):
     occurred_at: AwareDatetime = Field(description="UTC, when the fact happened")
     source: str = Field(min_length=1, max_length=50, description="service that wrote it")
     key: str = Field(min_length=1, max_length=200, description="partition key")
-    correlation_id: str | None = Field(default=None, max_length=200)
-    causation_id: UUID | None = None
-    data: DataT
+    correlation_id: str | None = Field(
+        default=None, max_length=200, description="Request that started the chain of events"
+    )
+    causation_id: UUID | None = Field(default=None, description="Id of the event that caused this one")
+    data: DataT = Field(description="The typed payload registered for this type and version")
 
     @field_validator("occurred_at")
     @classmethod
@@ -78,6 +82,10 @@ def make_envelope(
     )
 
 
+# Parametrising a generic model builds a class; build it once, not per consumed event.
+RawEnvelope = Envelope[dict[str, Any]]
+
+
 def parse_raw_envelope(raw: bytes) -> Envelope[dict[str, Any]]:
     """Parse the envelope without looking at the payload's contract."""
     try:
@@ -87,7 +95,7 @@ def parse_raw_envelope(raw: bytes) -> Envelope[dict[str, Any]]:
     if not isinstance(decoded, dict):
         raise ContractError("envelope must be a JSON object")
     try:
-        return Envelope[dict[str, Any]].model_validate(decoded)
+        return RawEnvelope.model_validate(decoded)
     except ValidationError as exc:
         raise ContractError(f"invalid envelope: {_summarise(exc)}") from exc
 

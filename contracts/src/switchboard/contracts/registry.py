@@ -6,6 +6,7 @@ to isolate themselves on a shared broker); the registry always speaks of the unp
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,8 @@ DAY_MS = 24 * 3600 * 1000
 class EventSpec:
     type: str
     version: int
-    payload: type[BaseModel]
+    # builtins.type: inside this class body, a bare ``type`` would name the field above.
+    payload: builtins.type[BaseModel]
     description: str
 
     @property
@@ -60,6 +62,7 @@ class Registry:
         self.topics = topics
         self._by_topic: dict[str, TopicSpec] = {}
         self._by_event: dict[tuple[str, int], tuple[TopicSpec, EventSpec]] = {}
+        self._by_payload: dict[builtins.type[BaseModel], EventSpec] = {}
         for spec in topics:
             if spec.name in self._by_topic:
                 raise ValueError(f"topic {spec.name} registered twice")
@@ -68,6 +71,9 @@ class Registry:
                 if (event.type, event.version) in self._by_event:
                     raise ValueError(f"event {event.name} registered on two topics")
                 self._by_event[(event.type, event.version)] = (spec, event)
+                if event.payload in self._by_payload:
+                    raise ValueError(f"payload {event.payload.__name__} carries two events")
+                self._by_payload[event.payload] = event
 
     def topic(self, name: str) -> TopicSpec:
         try:
@@ -80,6 +86,13 @@ class Registry:
 
     def topic_of(self, type: str, version: int) -> TopicSpec:
         return self._lookup(type, version)[0]
+
+    def event_for(self, payload: builtins.type[BaseModel]) -> EventSpec:
+        """The one event a payload class carries (each event has a payload class of its own)."""
+        try:
+            return self._by_payload[payload]
+        except KeyError:
+            raise ContractError(f"{payload.__name__} is not the payload of any registered event") from None
 
     def events(self) -> list[EventSpec]:
         return [event for _, event in self._by_event.values()]

@@ -1,1 +1,2 @@
-"""Switchboard runtime kit: settings, database, outbox, inbox, DLQ, durable timers, broker app factory, telemetry, errors"""
+"""Switchboard runtime kit: settings, database, outbox, inbox, DLQ, durable timers, broker app factory,
+telemetry and errors: the plumbing every service shares."""

@@ -1,0 +1,1 @@
+"""Switchboard benchmarks (``make bench``): figures printed as ratios against raw Kafka, same run."""

@@ -1,0 +1,272 @@
+"""``switchboard``: run services, run the whole platform locally, inspect topics and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from switchboard.runtime.settings import load_settings
+
+app = typer.Typer(help="Switchboard contact-centre platform", no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+# The gateway is the only entry for frontends; the others are reached by the gateway alone.
+SERVICES: dict[str, int] = {
+    "gateway": 8080,
+    "routing": 8101,
+    "messaging": 8102,
+    "voice": 8103,
+    "email": 8104,
+    "acw": 8105,
+}
+COLOURS = ["cyan", "green", "magenta", "yellow", "blue", "red"]
+
+
+def _app_module(service: str) -> str:
+    return f"switchboard.{service}.app"
+
+
+def available_services() -> list[str]:
+    """Services that have an app module in this installation (others are not built yet)."""
+    return [name for name in SERVICES if importlib.util.find_spec(_app_module(name)) is not None]
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="gateway, routing, messaging, voice, email or acw")],
+    host: Annotated[str | None, typer.Option(help="listen address (default from settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default from settings)")] = None,
+) -> None:
+    """Run one service: its HTTP API, consumers, outbox relay and timers."""
+    import uvicorn
+
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    module = importlib.import_module(_app_module(service))
+    settings = load_settings(service)
+    uvicorn.run(
+        module.create_app(),
+        host=host or settings.http_host,
+        port=port or settings.http_port or SERVICES[service],
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def _repo_root() -> Path:
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "deploy" / "kafka" / "launcher.py").exists():
+            return folder
+    raise typer.BadParameter("run this from the Switchboard repository (deploy/kafka/launcher.py not found)")
+
+
+def _load_launcher(root: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "switchboard_kafka_launcher", root / "deploy/kafka/launcher.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pump(name: str, colour: str, stream: Any) -> None:
+    for line in iter(stream.readline, ""):
+        console.print(
+            f"[{colour}]{name:>9}[/] | {line.rstrip()}", markup=True, highlight=False, soft_wrap=True
+        )
+
+
+def _wait_healthy(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+@app.command()
+def dev(
+    kafka_port: Annotated[int, typer.Option(help="broker port on 127.0.0.1")] = 9092,
+    data_dir: Annotated[Path, typer.Option(help="databases and broker data")] = Path(".data"),
+    external_kafka: Annotated[
+        str | None, typer.Option(help="use this broker instead of starting one")
+    ] = None,
+) -> None:
+    """Run the whole platform locally: Kafka, every service, the gateway. Ctrl-C stops everything."""
+    root = _repo_root()
+    data_dir = (root / data_dir).resolve() if not data_dir.is_absolute() else data_dir
+    kafka: Any = None
+    if external_kafka:
+        bootstrap = external_kafka
+    else:
+        launcher = _load_launcher(root)
+        console.print("[bold]starting Kafka[/] (first run fetches it from Maven Central)…")
+        kafka = launcher.KafkaServer(port=kafka_port, data_dir=data_dir / "kafka")
+        kafka.start()
+        bootstrap = kafka.bootstrap_servers
+        console.print(f"[bold]Kafka[/] ready at {bootstrap}")
+    children: list[tuple[str, subprocess.Popen[str]]] = []
+    stopping = threading.Event()
+
+    def stop_all(*_: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        for index, service in enumerate(available_services()):
+            env = {
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "DATA_DIR": str(data_dir),
+                "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
+                f"{service.upper()}_HTTP_PORT": str(SERVICES[service]),
+            }
+            child = subprocess.Popen(
+                [sys.executable, "-m", "switchboard.runtime.cli", "serve", service],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            assert child.stdout is not None
+            threading.Thread(
+                target=_pump, args=(service, COLOURS[index % len(COLOURS)], child.stdout), daemon=True
+            ).start()
+            children.append((service, child))
+        for service, _child in children:
+            url = f"http://127.0.0.1:{SERVICES[service]}/healthz"
+            healthy = _wait_healthy(url, 60)
+            console.print(f"[bold]{service}[/] {'up at ' + url if healthy else '[red]did not answer[/]'}")
+        console.print(
+            "[bold green]Switchboard is running.[/] Gateway: http://127.0.0.1:8080/docs — Ctrl-C stops it."
+        )
+        while not stopping.is_set():
+            for service, child in children:
+                if child.poll() is not None:
+                    console.print(f"[red]{service} exited with {child.returncode}[/]; stopping everything")
+                    stopping.set()
+            stopping.wait(0.5)
+    finally:
+        for _, child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for _, child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if kafka is not None:
+            kafka.stop()
+        console.print("[bold]stopped[/]")
+
+
+@app.command()
+def dlq(
+    topic: Annotated[
+        str,
+        typer.Argument(help="the topic whose dead letters to show, e.g. switchboard.routing.interactions.v1"),
+    ],
+    limit: Annotated[int, typer.Option(help="at most this many entries")] = 20,
+) -> None:
+    """Show what is on a topic's dead-letter queue, with the reason each entry is there."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    settings = load_settings("cli")
+    name = settings.topic(topic) + ".dlq"
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(name) or set()
+            assigned = [TopicPartition(name, p) for p in partitions]
+            if not assigned:
+                return []
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            batch = await consumer.getmany(timeout_ms=2000, max_records=limit)
+            return [r for records in batch.values() for r in records][:limit]
+        finally:
+            await consumer.stop()
+
+    records = asyncio.run(read())
+    table = Table(title=f"{name}: {len(records)} shown")
+    for column in ("offset", "key", "attempts", "from", "error"):
+        table.add_column(column)
+    for record in records:
+        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers}
+        table.add_row(
+            str(record.offset),
+            (record.key or b"").decode("utf-8", "replace"),
+            headers.get("x-dlq-attempts", "?"),
+            f"{headers.get('x-dlq-topic', '?')}@{headers.get('x-dlq-partition', '?')}:{headers.get('x-dlq-offset', '?')}",
+            headers.get("x-dlq-error", "").splitlines()[0][:120] if headers.get("x-dlq-error") else "",
+        )
+    Console().print(table)
+
+
+@app.command()
+def topics() -> None:
+    """List every topic in the contract registry with its key rule, owner and events."""
+    from switchboard.contracts import REGISTRY
+
+    table = Table(title="Switchboard topics")
+    for column in ("topic", "owner", "key", "events"):
+        table.add_column(column)
+    for spec in REGISTRY.topics:
+        table.add_row(spec.name, spec.owner, spec.key, ", ".join(e.name for e in spec.events))
+    Console().print(table)
+
+
+@app.command()
+def outbox(service: Annotated[str, typer.Argument(help="service whose outbox to inspect")]) -> None:
+    """How many events wait in a service's outbox (a growing number means Kafka is not reachable)."""
+    from switchboard.runtime.db import Database
+    from switchboard.runtime.outbox import pending_count
+
+    settings = load_settings(service)
+
+    async def count() -> int:
+        database = Database(settings.effective_database_url)
+        try:
+            return await pending_count(database)
+        finally:
+            await database.dispose()
+
+    print(json.dumps({"service": service, "pending": asyncio.run(count())}))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
