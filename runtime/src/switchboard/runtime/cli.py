@@ -59,11 +59,11 @@ def serve(
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     module = importlib.import_module(_app_module(service))
-    settings = load_settings(service)
+    settings = load_settings(service, defaults={"http_port": SERVICES[service]})
     uvicorn.run(
         module.create_app(),
         host=host or settings.http_host,
-        port=port or settings.http_port or SERVICES[service],
+        port=port or settings.http_port,
         log_level="warning",
         access_log=False,
         lifespan="on",
@@ -115,6 +115,7 @@ def dev(
     external_kafka: Annotated[
         str | None, typer.Option(help="use this broker instead of starting one")
     ] = None,
+    port_offset: Annotated[int, typer.Option(help="add this to every service port (8080, 8101…)")] = 0,
 ) -> None:
     """Run the whole platform locally: Kafka, every service, the gateway. Ctrl-C stops everything."""
     root = _repo_root()
@@ -144,7 +145,7 @@ def dev(
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "DATA_DIR": str(data_dir),
                 "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
-                f"{service.upper()}_HTTP_PORT": str(SERVICES[service]),
+                f"{service.upper()}_HTTP_PORT": str(SERVICES[service] + port_offset),
             }
             child = subprocess.Popen(
                 [sys.executable, "-m", "switchboard.runtime.cli", "serve", service],
@@ -160,11 +161,12 @@ def dev(
             ).start()
             children.append((service, child))
         for service, _child in children:
-            url = f"http://127.0.0.1:{SERVICES[service]}/healthz"
+            url = f"http://127.0.0.1:{SERVICES[service] + port_offset}/healthz"
             healthy = _wait_healthy(url, 60)
             console.print(f"[bold]{service}[/] {'up at ' + url if healthy else '[red]did not answer[/]'}")
         console.print(
-            "[bold green]Switchboard is running.[/] Gateway: http://127.0.0.1:8080/docs — Ctrl-C stops it."
+            "[bold green]Switchboard is running.[/] "
+            f"Gateway: http://127.0.0.1:{SERVICES['gateway'] + port_offset}/docs — Ctrl-C stops it."
         )
         while not stopping.is_set():
             for service, child in children:

@@ -52,10 +52,11 @@ class ServiceSettings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
-def load_settings(service: str, **overrides: Any) -> ServiceSettings:
-    """Read settings for one service: ``<SERVICE>_X`` beats ``X`` beats the default."""
+def load_settings(service: str, defaults: dict[str, Any] | None = None, **overrides: Any) -> ServiceSettings:
+    """Read settings for one service: ``overrides`` beat ``<SERVICE>_X``, which beats ``X``, which beats
+    the service's ``defaults``, which beat the kit's defaults."""
     prefix = f"{service.upper()}_"
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(defaults or {})
     for name in ServiceSettings.model_fields:
         env_name = name.upper()
         if (prefixed := os.environ.get(prefix + env_name)) is not None:
