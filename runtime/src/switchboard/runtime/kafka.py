@@ -19,11 +19,12 @@ from switchboard.runtime.tables import OutboxRow
 log = get_logger(__name__)
 
 
-def create_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+def create_broker(bootstrap_servers: str, client_id: str, *, request_timeout_ms: int = 40_000) -> KafkaBroker:
     # Idempotent producer with acks=all: a retried send never duplicates or reorders within a partition.
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        request_timeout_ms=request_timeout_ms,
         enable_idempotence=True,
         acks="all",
         linger_ms=2,

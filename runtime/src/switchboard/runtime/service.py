@@ -84,7 +84,11 @@ class ServiceRuntime:
         self.outbox = Outbox(
             source=self.name, registry=self.registry, clock=self.clock, topic_prefix=settings.topic_prefix
         )
-        self.broker = create_broker(settings.kafka_bootstrap_servers, client_id=f"switchboard-{self.name}")
+        self.broker = create_broker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"switchboard-{self.name}",
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        )
         self.relay = Relay(
             self.database,
             lambda rows: publish_rows(self.broker, rows),

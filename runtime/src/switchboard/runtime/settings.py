@@ -35,6 +35,7 @@ class ServiceSettings(BaseSettings):
     handler_attempts: int = Field(default=3, ge=1, le=20)
     retry_backoff_seconds: float = Field(default=0.2, ge=0)
     kafka_connect_timeout_seconds: float = Field(default=60.0, gt=0)
+    kafka_request_timeout_ms: int = Field(default=40_000, ge=1000)
     problem_type_base: str = "https://switchboard.dev/errors/"
     jwt_secret: SecretStr | None = None
 
