@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -108,6 +109,21 @@ def _wait_healthy(url: str, timeout: float) -> bool:
     return False
 
 
+def _dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets for a local run: made up once per data folder, kept out of the code and the repository."""
+    path = data_dir / "dev-secrets.env"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"GATEWAY_JWT_SECRET={secrets.token_urlsafe(48)}\n")
+        path.chmod(0o600)
+    values = {}
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name and value:
+            values[name.strip()] = value.strip()
+    return values
+
+
 @app.command()
 def dev(
     kafka_port: Annotated[int, typer.Option(help="broker port on 127.0.0.1")] = 9092,
@@ -130,6 +146,7 @@ def dev(
         kafka.start()
         bootstrap = kafka.bootstrap_servers
         console.print(f"[bold]Kafka[/] ready at {bootstrap}")
+    secrets_env = _dev_secrets(data_dir)
     children: list[tuple[str, subprocess.Popen[str]]] = []
     stopping = threading.Event()
 
@@ -141,6 +158,7 @@ def dev(
     try:
         for index, service in enumerate(available_services()):
             env = {
+                **secrets_env,
                 **os.environ,
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "DATA_DIR": str(data_dir),

@@ -81,7 +81,9 @@ class EventConsumer:
         topic_prefix: str = "",
         attempts: int = 3,
         backoff_seconds: float = 0.2,
+        ephemeral: bool = False,
     ) -> None:
+        self.ephemeral = ephemeral
         self.name = name
         self.topic = topic
         self.handler = handler
@@ -150,6 +152,11 @@ class EventConsumer:
 
     async def _handle_once(self, envelope: Envelope[Any]) -> Outcome:
         event_id = str(envelope.id)
+        if self.ephemeral:
+            # Ephemeral signals (typing) are never stored, not even their ids: a repeat is harmless.
+            await self.handler(None, envelope)  # type: ignore[arg-type]
+            self.handled += 1
+            return Outcome("handled", 1)
         async with self.database.transaction() as session:
             if not await inbox.claim(session, self.name, event_id, self.topic, self.clock):
                 self.duplicates += 1

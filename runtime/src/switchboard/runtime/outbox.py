@@ -89,8 +89,13 @@ class Outbox:
             )
         )
         # Wake the relay once the caller's transaction is over; waking early only costs one empty poll.
-        session.sync_session.info.setdefault("sb_after_commit", []).append(self.wake.set)
+        after_commit(session, self.wake.set)
         return envelope
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the session's transaction has committed (never if it rolls back)."""
+    session.sync_session.info.setdefault("sb_after_commit", []).append(callback)
 
 
 @event.listens_for(Session, "after_commit")

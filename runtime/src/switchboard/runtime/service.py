@@ -47,7 +47,7 @@ from switchboard.runtime.kafka import (
 )
 from switchboard.runtime.logs import get_logger, setup_logging
 from switchboard.runtime.offsets import OffsetCommitter
-from switchboard.runtime.outbox import Outbox, Relay
+from switchboard.runtime.outbox import Outbox, Relay, after_commit
 from switchboard.runtime.settings import ServiceSettings
 from switchboard.runtime.tables import RUNTIME_TABLES
 from switchboard.runtime.telemetry import setup_tracing
@@ -119,7 +119,11 @@ class ServiceRuntime:
 
         return register
 
-    def subscribe(self, topic: str, handler: Handler, *, name: str | None = None) -> EventConsumer:
+    def subscribe(
+        self, topic: str, handler: Handler, *, name: str | None = None, ephemeral: bool = False
+    ) -> EventConsumer:
+        """Consume ``topic``. With ``ephemeral`` (typing and similar) the handler gets no session and
+        nothing is written: no inbox row, no transaction."""
         consumer = EventConsumer(
             name=name or f"{self.name}:{topic}",
             topic=topic,
@@ -131,6 +135,7 @@ class ServiceRuntime:
             topic_prefix=self.settings.topic_prefix,
             attempts=self.settings.handler_attempts,
             backoff_seconds=self.settings.retry_backoff_seconds,
+            ephemeral=ephemeral or self.registry.topic(topic).ephemeral,
         )
         self.consumers.append(consumer)
 
@@ -159,7 +164,9 @@ class ServiceRuntime:
 
         subscriber = self.broker.subscriber(
             self.settings.topic(topic),
-            group_id=self.settings.effective_group,
+            # One group per topic: consumers sharing a group rebalance each other on every join, which
+            # makes a service with several subscriptions take many seconds to start.
+            group_id=f"{self.settings.effective_group}.{topic}",
             auto_offset_reset="earliest",
             # Offsets are committed by OffsetCommitter, only for records whose handling finished.
             ack_policy=AckPolicy.MANUAL,
@@ -188,6 +195,10 @@ class ServiceRuntime:
         causation: Envelope[Any] | None = None,
     ) -> Envelope[Any]:
         return self.outbox.emit(session, data, key=key, causation=causation)
+
+    def after_commit(self, session: AsyncSession, callback: Callable[[], object]) -> None:
+        """Run ``callback`` after the transaction commits, e.g. to push what it recorded to sockets."""
+        after_commit(session, callback)
 
     async def schedule(
         self,

@@ -1,0 +1,63 @@
+"""Events in, frames out: the gateway keeps its access projection and push log, then fans out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.contracts import (
+    ACW_INTERACTIONS,
+    MESSAGING_CONVERSATIONS,
+    MESSAGING_MESSAGES,
+    MESSAGING_TYPING,
+    ROUTING_AGENTS,
+    ROUTING_INTERACTIONS,
+)
+from switchboard.contracts.envelope import Envelope
+from switchboard.gateway import projection
+from switchboard.gateway.push import Hub
+from switchboard.gateway.visibility import Audience
+from switchboard.runtime.service import ServiceRuntime
+
+PUSHED_TOPICS = (
+    ROUTING_AGENTS,
+    ROUTING_INTERACTIONS,
+    MESSAGING_CONVERSATIONS,
+    MESSAGING_MESSAGES,
+    ACW_INTERACTIONS,
+)
+
+
+def register(runtime: ServiceRuntime, hub: Hub, replica: str) -> None:
+    for topic in PUSHED_TOPICS:
+        runtime.subscribe(topic, _recorder(runtime, hub, topic), name=f"gateway-{replica}:{topic}")
+    runtime.subscribe(
+        MESSAGING_TYPING, _typing(hub), name=f"gateway-{replica}:{MESSAGING_TYPING}", ephemeral=True
+    )
+
+
+def _recorder(runtime: ServiceRuntime, hub: Hub, topic: str) -> Any:
+    async def handle(session: AsyncSession, envelope: Envelope[Any]) -> None:
+        audience = await projection.apply(session, envelope, runtime.clock.now())
+        await projection.record(session, envelope, topic, audience)
+        frame = projection.frame(envelope, audience)
+        # Sockets see an event only once it is recorded, so a replay never shows less than a push did.
+        runtime.after_commit(session, lambda: hub.publish(frame, audience))
+
+    return handle
+
+
+def _typing(hub: Hub) -> Any:
+    async def handle(_: None, envelope: Envelope[Any]) -> None:
+        data = envelope.data
+        audience = Audience(
+            type=envelope.type,
+            interaction_id=str(data.interaction_id),
+            agent_id=None,
+            queue_id=None,
+            sender_role=str(data.role),
+        )
+        hub.publish(projection.frame(envelope, audience), audience)
+
+    return handle

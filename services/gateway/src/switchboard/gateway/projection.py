@@ -1,0 +1,103 @@
+"""The gateway's view of the world, built from events: who holds which interaction, and the push log."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.contracts.envelope import Envelope
+from switchboard.gateway.models import Access, PushedEvent
+from switchboard.gateway.visibility import Audience
+
+_EVENTS = PushedEvent.__table__  # type: ignore[attr-defined]
+
+# Events that change who holds or is offered an interaction.
+_OFFERED = {"interaction.offered"}
+_HELD = {"interaction.assigned", "interaction.unsnoozed"}
+_LET_GO = {"interaction.offer_timed_out", "interaction.requeued", "interaction.no_agents_available"}
+
+
+def _text(data: Any, name: str) -> str | None:
+    value = getattr(data, name, None)
+    return None if value is None else str(value)
+
+
+async def apply(session: AsyncSession, envelope: Envelope[Any], now: datetime) -> Audience:
+    """Update the access projection with one event and work out who may see that event."""
+    data = envelope.data
+    interaction_id = _text(data, "interaction_id")
+    event_agent = _text(data, "agent_id")
+    queue_id = _text(data, "queue_id") or _text(data, "to_queue_id")
+    access: Access | None = None
+    if interaction_id is not None:
+        access = await session.get(Access, interaction_id)
+        if access is None:
+            access = Access(interaction_id=interaction_id, updated_at=now)
+            session.add(access)
+        if queue_id is not None:
+            access.queue_id = queue_id
+        customer = _text(data, "customer_id")
+        if customer is not None:
+            access.customer_id = customer
+        if envelope.type in _OFFERED:
+            access.offered_agent_id = event_agent
+        elif envelope.type in _HELD and event_agent is not None:
+            access.agent_id, access.offered_agent_id = event_agent, None
+        elif envelope.type in _LET_GO:
+            access.offered_agent_id = None
+            if envelope.type != "interaction.offer_timed_out":
+                access.agent_id = None
+        elif envelope.type == "interaction.transferred":
+            access.agent_id = _text(data, "to_agent_id")
+        access.updated_at = now
+    holder = event_agent or (access.agent_id or access.offered_agent_id if access is not None else None)
+    return Audience(
+        type=envelope.type,
+        interaction_id=interaction_id,
+        agent_id=holder,
+        queue_id=access.queue_id if access is not None else queue_id,
+        sender_role=_text(data, "role") or _text(data, "sender_role"),
+    )
+
+
+async def record(session: AsyncSession, envelope: Envelope[Any], topic: str, audience: Audience) -> bool:
+    """Append the event to the push log once; False when it was there already (another replica)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert: Any = postgresql.insert(_EVENTS) if dialect == "postgresql" else sqlite.insert(_EVENTS)
+    result = await session.execute(
+        insert.values(
+            event_id=str(envelope.id),
+            topic=topic,
+            type=envelope.type,
+            interaction_id=audience.interaction_id,
+            agent_id=audience.agent_id,
+            queue_id=audience.queue_id,
+            occurred_at=envelope.occurred_at,
+            body=envelope.model_dump_json(),
+        ).on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def frame(envelope: Envelope[Any], audience: Audience) -> dict[str, Any]:
+    return {
+        "id": str(envelope.id),
+        "type": envelope.type,
+        "interaction_id": audience.interaction_id,
+        "occurred_at": envelope.occurred_at.isoformat(),
+        "data": json.loads(envelope.model_dump_json(include={"data"}))["data"],
+    }
+
+
+def audience_of(row: PushedEvent, sender_role: str | None = None) -> Audience:
+    return Audience(
+        type=row.type,
+        interaction_id=row.interaction_id,
+        agent_id=row.agent_id,
+        queue_id=row.queue_id,
+        sender_role=sender_role,
+    )
