@@ -78,7 +78,9 @@ def kafka_bootstrap() -> Iterator[str]:
                 yield str(kafka.get_bootstrap_server())
             return
     launcher = _load_launcher()
-    server = launcher.KafkaServer()
+    # A test session creates thousands of short-lived topics (one prefix per test); the broker's heap
+    # holds their metadata, so it gets more room than a developer's `make kafka`.
+    server = launcher.KafkaServer(heap_max="1g")
     server.start()
     try:
         yield str(server.bootstrap_servers)

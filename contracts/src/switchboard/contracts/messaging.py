@@ -76,6 +76,12 @@ class ChatMessageSent(Payload):
     sent_at: AwareDatetime = Field(
         description="When messaging accepted it; the console stacks timestamps on this"
     )
+    attempt: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="Send attempt: 1 when first sent, one more on each resend of a Not Delivered message",
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
@@ -133,3 +139,38 @@ class ChatTyping(Payload):
     role: SenderRole = Field(description="Which side is typing")
     sender_id: UUID = Field(description="The agent or customer typing")
     expires_at: AwareDatetime = Field(description="Hide the indicator after this unless refreshed")
+
+
+class ChatReactionChanged(Payload):
+    """A participant added or took back an emoji reaction on a message."""
+
+    interaction_id: UUID = Field(description="The chat interaction")
+    message_id: UUID = Field(description="The message reacted to")
+    emoji: str = Field(min_length=1, max_length=16, description="One emoji or emoji sequence")
+    participant_role: SenderRole = Field(description="Which side reacted")
+    participant_id: UUID = Field(description="The agent or customer who reacted")
+    added: bool = Field(description="True when the reaction was added, False when it was taken back")
+
+
+class ChatFormRequested(Payload):
+    """The agent sent the customer a secure form. The form's single-use token never travels on a topic:
+    the customer's widget fetches it from messaging with the customer's own credentials."""
+
+    interaction_id: UUID = Field(description="The chat interaction")
+    form_request_id: UUID = Field(description="This request of the form")
+    form_id: UUID = Field(description="The form definition sent")
+    title: str = Field(min_length=1, max_length=100, description="The form's title, shown in the chat")
+    requested_by: UUID = Field(description="The agent who sent it")
+    expires_at: AwareDatetime = Field(description="When the form can no longer be submitted")
+
+
+class ChatFormSubmitted(Payload):
+    """The customer submitted a secure form. The answers are stored encrypted by messaging and never
+    published; the transcript shows them masked in the message ``message_id``."""
+
+    interaction_id: UUID = Field(description="The chat interaction")
+    form_request_id: UUID = Field(description="The request that was answered; its token is now spent")
+    message_id: UUID = Field(description="The transcript message that shows the masked answers")
+    field_names: tuple[str, ...] = Field(
+        default=(), max_length=30, description="Names of the fields answered (never their values)"
+    )

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from switchboard.contracts.common import MAX_SKILLS, Channel, DisplayName, Intent, SkillName
+from switchboard.contracts.common import MAX_SKILLS, Channel, DisplayName, Intent, PhoneNumber, SkillName
 from switchboard.contracts.envelope import Payload
 
 
@@ -40,6 +40,8 @@ class StatusChangeReason(StrEnum):
     AGENT_CHOICE = "agent_choice"
     LOGIN = "login"
     LOGIN_PREP_ENDED = "login_prep_ended"
+    MARK_AVAILABLE = "mark_available"
+    KEEP_AWAY = "keep_away"
     UNANSWERED_OFFER = "unanswered_offer"
     UNANSWERED_REPLY = "unanswered_reply"
     LOGOUT = "logout"
@@ -65,6 +67,10 @@ class AgentStatusChanged(Payload):
     reason: StatusChangeReason = Field(description="Why the status changed")
     active_interactions: int = Field(
         default=0, ge=0, le=1000, description="Interactions the agent still holds when the change happened"
+    )
+    prompt: bool = Field(
+        default=False,
+        description="The 'Mark as Available / Keep Away' prompt is showing (after login prep ended)",
     )
 
     @model_validator(mode="after")
@@ -132,6 +138,9 @@ class InteractionOffered(Payload):
     consumes_slot: bool = Field(
         description="Whether accepting takes a capacity slot; voicemail offers do not"
     )
+    transfer_from_agent_id: UUID | None = Field(
+        default=None, description="The agent transferring it, when this offer is a transfer to an agent"
+    )
 
 
 class ArrivalSummary(Payload):
@@ -162,6 +171,10 @@ class InteractionAssigned(Payload):
         description="Assigned without acceptance; Transfer and End stay hidden until the first agent message"
     )
     arrival: ArrivalSummary = Field(description="The arrival summary the console shows")
+    first_reply_required: bool = Field(
+        default=False,
+        description="Transfer and End stay hidden until the agent's first message (auto-answered chat)",
+    )
 
 
 class InteractionOfferTimedOut(Payload):
@@ -177,6 +190,7 @@ class RequeueReason(StrEnum):
 
     OFFER_TIMED_OUT = "offer_timed_out"
     AGENT_INACTIVE = "agent_inactive"
+    REPLY_TIMED_OUT = "reply_timed_out"
 
 
 class InteractionRequeued(Payload):
@@ -188,14 +202,25 @@ class InteractionRequeued(Payload):
     reason: RequeueReason = Field(description="Why it was requeued")
 
 
+class NoAgentsReason(StrEnum):
+    """Why no agent will take the interaction."""
+
+    MAX_WAIT = "max_wait"
+    QUEUE_OFFLINE = "queue_offline"
+
+
 class InteractionNoAgentsAvailable(Payload):
-    """The queue's maximum wait passed with no agent matching the required skills."""
+    """The queue's maximum wait passed with no agent matching the required skills (or the queue was
+    outside its hours of operation when the interaction arrived); the interaction ends."""
 
     interaction_id: UUID = Field(description="The interaction that timed out")
     queue_id: UUID = Field(description="Queue it waited in")
     waited_seconds: int = Field(ge=0, description="How long it waited")
     required_skills: tuple[SkillName, ...] = Field(
         default=(), max_length=MAX_SKILLS, description="Skills no available agent had"
+    )
+    reason: NoAgentsReason | None = Field(
+        default=None, description="Maximum wait passed, or the queue was closed on arrival"
     )
 
 
@@ -244,6 +269,8 @@ class TransferDropReason(StrEnum):
     """Why a requested transfer did not complete."""
 
     CUSTOMER_ENDED = "customer_ended"
+    NO_AGENTS_AVAILABLE = "no_agents_available"
+    INTERACTION_ENDED = "interaction_ended"
 
 
 class InteractionTransferDropped(Payload):
@@ -267,6 +294,9 @@ class UnsnoozeReason(StrEnum):
 
     TIMER_ELAPSED = "timer_elapsed"
     AGENT = "agent"
+    CUSTOMER_MESSAGE = "customer_message"
+    AGENT_MESSAGE = "agent_message"
+    SLOT_FREED = "slot_freed"
 
 
 class InteractionUnsnoozed(Payload):
@@ -287,6 +317,7 @@ class SlotReleaseReason(StrEnum):
     SNOOZED = "snoozed"
     TRANSFERRED = "transferred"
     REQUEUED = "requeued"
+    LOGGED_OUT = "logged_out"
 
 
 class SlotReleased(Payload):
@@ -298,3 +329,51 @@ class SlotReleased(Payload):
     )
     interaction_id: UUID = Field(description="The interaction that held the slot")
     reason: SlotReleaseReason = Field(description="Why the slot was freed")
+
+
+class OfferWithdrawReason(StrEnum):
+    """Why a pending offer was taken back (an unanswered offer is ``interaction.offer_timed_out``)."""
+
+    REJECTED = "rejected"
+    AGENT_UNAVAILABLE = "agent_unavailable"
+    PRESENCE_LOST = "presence_lost"
+    ENDED = "ended"
+
+
+class InteractionOfferWithdrawn(Payload):
+    """A pending offer was taken back; the console removes it. Unless the interaction ended, it waits in
+    its queue again (at the front) for the next agent."""
+
+    interaction_id: UUID = Field(description="The interaction whose offer was withdrawn")
+    agent_id: UUID = Field(description="The agent it had been offered to")
+    queue_id: UUID = Field(description="Queue the offer came from")
+    reason: OfferWithdrawReason = Field(description="Why the offer was withdrawn")
+
+
+class InteractionSkillsChanged(Payload):
+    """The agent changed the skills of a live interaction (skill modification on live interactions)."""
+
+    interaction_id: UUID = Field(description="The interaction")
+    agent_id: UUID = Field(description="The agent who changed them")
+    required_skills: tuple[SkillName, ...] = Field(
+        default=(), max_length=MAX_SKILLS, description="The interaction's own skills after the change"
+    )
+
+
+class InteractionFirstReplySent(Payload):
+    """The assigned agent sent their first message: an auto-answered conversation shows Transfer and End
+    from now on, and the first-reply clock stops."""
+
+    interaction_id: UUID = Field(description="The interaction")
+    agent_id: UUID = Field(description="The agent who replied")
+
+
+class InteractionExternalTransferRequested(Payload):
+    """An agent asked for a blind transfer of a call to an external contact. Voice carries it out; for
+    the agent the call ends like any other and goes to after-call work."""
+
+    interaction_id: UUID = Field(description="The call's interaction")
+    agent_id: UUID = Field(description="The agent transferring it")
+    contact_id: str = Field(min_length=1, max_length=200, description="The external contact chosen")
+    contact_name: DisplayName = Field(description="The contact's display name")
+    number: PhoneNumber = Field(description="Number to transfer the call to")

@@ -77,6 +77,30 @@ _ROUTING_INTERACTIONS = TopicSpec(
         EventSpec("interaction.snoozed", 1, routing.InteractionSnoozed, "An interaction was snoozed."),
         EventSpec("interaction.unsnoozed", 1, routing.InteractionUnsnoozed, "A snoozed interaction woke up."),
         EventSpec("slot.released", 1, routing.SlotReleased, "An agent's capacity slot became free."),
+        EventSpec(
+            "interaction.offer_withdrawn",
+            1,
+            routing.InteractionOfferWithdrawn,
+            "A pending offer was taken back.",
+        ),
+        EventSpec(
+            "interaction.skills_changed",
+            1,
+            routing.InteractionSkillsChanged,
+            "The skills of a live interaction changed.",
+        ),
+        EventSpec(
+            "interaction.first_reply_sent",
+            1,
+            routing.InteractionFirstReplySent,
+            "The assigned agent sent their first message.",
+        ),
+        EventSpec(
+            "interaction.external_transfer_requested",
+            1,
+            routing.InteractionExternalTransferRequested,
+            "An agent asked for a blind transfer of a call to an external contact.",
+        ),
     ),
 )
 
@@ -102,7 +126,7 @@ _MESSAGING_MESSAGES = TopicSpec(
     owner="messaging",
     description="Chat messages and their delivery, read and sentiment states.",
     key=INTERACTION_KEY,
-    consumers=("gateway", "routing"),
+    consumers=("gateway", "routing", "acw"),
     events=(
         EventSpec(
             "chat.message.sent", 1, messaging.ChatMessageSent, "A chat message was accepted and stored."
@@ -122,6 +146,21 @@ _MESSAGING_MESSAGES = TopicSpec(
             1,
             messaging.ChatMessageSentimentScored,
             "A customer chat message was scored for sentiment.",
+        ),
+        EventSpec(
+            "chat.reaction.changed",
+            1,
+            messaging.ChatReactionChanged,
+            "An emoji reaction on a chat message was added or taken back.",
+        ),
+        EventSpec(
+            "chat.form.requested", 1, messaging.ChatFormRequested, "An agent sent the customer a secure form."
+        ),
+        EventSpec(
+            "chat.form.submitted",
+            1,
+            messaging.ChatFormSubmitted,
+            "A customer submitted a secure form (answers are never published).",
         ),
     ),
 )
@@ -159,6 +198,7 @@ _ACW_INTERACTIONS = TopicSpec(
             "interaction.closed", 1, acw.InteractionClosed, "An interaction was closed with its disposition."
         ),
         EventSpec("note.added", 1, acw.NoteAdded, "A note was added to an interaction."),
+        EventSpec("note.edited", 1, acw.NoteEdited, "The author edited a note."),
     ),
 )
 

@@ -40,12 +40,15 @@ async def raw_body(message: Any) -> bytes:
     return body
 
 
-async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec], prefix: str = "") -> None:
+async def ensure_topics(
+    bootstrap_servers: str, specs: Iterable[TopicSpec], prefix: str = "", *, partitions: int | None = None
+) -> None:
     """Create each topic (and its dead-letter topic) if missing; existing topics are left as they are."""
     wanted: dict[str, NewTopic] = {}
     for spec in specs:
         config = {"retention.ms": str(spec.retention_ms)}
-        wanted[prefix + spec.name] = NewTopic(prefix + spec.name, spec.partitions, 1, topic_configs=config)
+        count = partitions or spec.partitions
+        wanted[prefix + spec.name] = NewTopic(prefix + spec.name, count, 1, topic_configs=config)
         dlq = prefix + dlq_name(spec.name)
         # Dead letters are kept far longer than the events: an operator has to see them first.
         wanted[dlq] = NewTopic(dlq, 1, 1, topic_configs={"retention.ms": str(30 * 24 * 3600 * 1000)})

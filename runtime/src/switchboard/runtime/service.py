@@ -247,6 +247,7 @@ class ServiceRuntime:
                     self.settings.kafka_bootstrap_servers,
                     self._topics_to_create(),
                     self.settings.topic_prefix,
+                    partitions=self.settings.topic_partitions,
                 )
                 await self.broker.start()
                 return

@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
     service: str = Field(default="service", pattern=r"^[a-z][a-z0-9_]*$")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    # Overrides the registry's partition count when this service creates topics (tests: 1, to keep a
+    # broker hosting thousands of throwaway topics small).
+    topic_partitions: int | None = Field(default=None, ge=1, le=1000)
     consumer_group: str | None = None
     database_url: str | None = None
     data_dir: Path = Path(".data")

@@ -791,6 +791,11 @@ def _check_can_end(ix: InteractionAcw, agent_id: str) -> None:
         )
 
 
+def end_available(ix: InteractionAcw) -> bool:
+    """Whether the console shows End: live, held by an agent, and past the first reply under auto-answer."""
+    return ix.status is Status.LIVE and ix.agent_id is not None and (not ix.auto_answer or ix.agent_replied)
+
+
 def record_agent_reply(ix: InteractionAcw, agent_id: str) -> Outcome:
     """A message from the agent arrived; only the assigned agent's reply unlocks End."""
     if ix.status is not Status.LIVE or ix.agent_id != agent_id or ix.agent_replied:
@@ -1202,6 +1207,14 @@ def _note_text(text: str) -> str:
     if len(cleaned) > MAX_NOTE_CHARS:
         raise InvalidNote(f"a note is at most {MAX_NOTE_CHARS} characters, got {len(cleaned)}")
     return cleaned
+
+
+def check_can_add_note(ix: InteractionAcw, author_id: str) -> None:
+    """Notes are written by the agent holding the interaction, while it is live or in after-call work."""
+    if ix.agent_id is None or ix.agent_id != author_id:
+        raise NotAssignedAgent(f"only the assigned agent can add notes to interaction {ix.interaction_id}")
+    if ix.status is Status.CLOSED:
+        raise AlreadyClosed(f"interaction {ix.interaction_id} is closed; its notes are part of the record")
 
 
 def add_note(

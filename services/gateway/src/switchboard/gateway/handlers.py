@@ -40,10 +40,16 @@ def register(runtime: ServiceRuntime, hub: Hub, replica: str) -> None:
 def _recorder(runtime: ServiceRuntime, hub: Hub, topic: str) -> Any:
     async def handle(session: AsyncSession, envelope: Envelope[Any]) -> None:
         audience = await projection.apply(session, envelope, runtime.clock.now())
+        orphans = await projection.claim_orphans(session, audience)
         await projection.record(session, envelope, topic, audience)
-        frame = projection.frame(envelope, audience)
+        frames = [*orphans, (projection.frame(envelope, audience), audience)]
+
+        def push() -> None:
+            for frame, to in frames:
+                hub.publish(frame, to)
+
         # Sockets see an event only once it is recorded, so a replay never shows less than a push did.
-        runtime.after_commit(session, lambda: hub.publish(frame, audience))
+        runtime.after_commit(session, push)
 
     return handle
 

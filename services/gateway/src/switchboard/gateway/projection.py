@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from switchboard.contracts.envelope import Envelope
 from switchboard.gateway.models import Access, PushedEvent
@@ -18,6 +19,7 @@ _EVENTS = PushedEvent.__table__  # type: ignore[attr-defined]
 # Events that change who holds or is offered an interaction.
 _OFFERED = {"interaction.offered"}
 _HELD = {"interaction.assigned", "interaction.unsnoozed"}
+HOLDER_CHANGES = frozenset({"interaction.offered", "interaction.assigned", "interaction.transferred"})
 _LET_GO = {"interaction.offer_timed_out", "interaction.requeued", "interaction.no_agents_available"}
 
 
@@ -81,6 +83,47 @@ async def record(session: AsyncSession, envelope: Envelope[Any], topic: str, aud
         ).on_conflict_do_nothing(index_elements=["event_id"])
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def claim_orphans(session: AsyncSession, audience: Audience) -> list[tuple[dict[str, Any], Audience]]:
+    """Give the new holder of an interaction the events recorded before the gateway knew who held it.
+
+    Topics are not ordered among themselves: a customer's message can reach the gateway before the
+    assignment that makes it the agent's. Such events are recorded without an agent and, once the
+    holder is known, handed to them (and kept for their replays).
+    """
+    if audience.type not in HOLDER_CHANGES or audience.interaction_id is None or audience.agent_id is None:
+        return []
+    rows = (
+        await session.scalars(
+            select(PushedEvent)
+            .where(
+                col(PushedEvent.interaction_id) == audience.interaction_id,
+                col(PushedEvent.agent_id).is_(None),
+            )
+            .order_by(col(PushedEvent.seq))
+        )
+    ).all()
+    claimed = []
+    for row in rows:
+        row.agent_id = audience.agent_id
+        row.queue_id = row.queue_id or audience.queue_id
+        body = json.loads(row.body)
+        data = body.get("data", {})
+        claimed.append(
+            (stored_frame(row, body), audience_of(row, data.get("role") or data.get("sender_role")))
+        )
+    return claimed
+
+
+def stored_frame(row: PushedEvent, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row.event_id,
+        "type": row.type,
+        "interaction_id": row.interaction_id,
+        "occurred_at": body["occurred_at"],
+        "data": body.get("data", {}),
+    }
 
 
 def frame(envelope: Envelope[Any], audience: Audience) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from switchboard.contracts.gateway import DisconnectReason, PresenceDisconnected, PresenceHeartbeat
 from switchboard.gateway.auth import Principal, Role
 from switchboard.gateway.models import PushedEvent
-from switchboard.gateway.projection import audience_of
+from switchboard.gateway.projection import audience_of, stored_frame
 from switchboard.gateway.push import Connection, Hub
 from switchboard.gateway.sessions import redeem
 from switchboard.gateway.visibility import may_see
@@ -140,16 +140,7 @@ async def _replay(runtime: ServiceRuntime, connection: Connection, after: str) -
         data = body.get("data", {})
         audience = audience_of(row, data.get("role") or data.get("sender_role"))
         if may_see(connection.principal, audience) and connection.wants(audience):
-            await connection.websocket.send_json(
-                {
-                    "id": row.event_id,
-                    "type": row.type,
-                    "interaction_id": row.interaction_id,
-                    "occurred_at": body["occurred_at"],
-                    "data": data,
-                    "replayed": True,
-                }
-            )
+            await connection.websocket.send_json({**stored_frame(row, body), "replayed": True})
 
 
 async def _heartbeat(runtime: ServiceRuntime, principal: Principal, session_id: UUID) -> None:
