@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import runtime_pipeline
+from bench import chat, runtime_pipeline
+from bench import routing as routing_bench
 
-BENCHMARKS = {"runtime": runtime_pipeline.main}
+BENCHMARKS = {
+    "runtime": runtime_pipeline.main,
+    "chat": chat.main,
+    "routing": routing_bench.main,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -675,7 +675,7 @@ class TestTransfers:
         router.login("cat", at(3))
         assert [a.id for a in skilled_agents(router, "billing")] == ["cat"]
         out = router.transfer_to_queue("c1", "ana", "billing", at(5), summary="ana: needs refund of 20 EUR")
-        assert emitted(out, EventType.INTERACTION_TRANSFERRED)[0].data["to_queue"] == "billing"
+        assert emitted(out, EventType.INTERACTION_TRANSFER_REQUESTED)[0].data["to_queue"] == "billing"
         assert router.agents["ana"].used[Channel.CHAT] == 0
         # ben is a billing member but lacks the skill: the conversation waits
         c1 = router.interactions["c1"]
@@ -772,7 +772,7 @@ class TestTransfers:
             router.transfer_to_external("v1", "ana", "nobody", at(3))
         assert exc.value.slug == "transfer-target-unavailable"
         out = router.transfer_to_external("v1", "ana", "desk", at(3))
-        assert emitted(out, EventType.INTERACTION_TRANSFERRED)[0].data["number"] == "+14155550100"
+        assert emitted(out, EventType.INTERACTION_TRANSFER_REQUESTED)[0].data["number"] == "+14155550100"
         ended = emitted(out, EventType.INTERACTION_ENDED)[0]
         assert ended.data["reason"] == "external_transfer" and ended.data["holds_slot"] is True
         router.release_slot("v1", at(30))

@@ -15,27 +15,33 @@ from typing import Any
 
 
 class EventType(StrEnum):
-    """Event types routing emits. Agent events are keyed by agent id, interaction events by interaction id."""
+    """Event types routing emits. Agent events are keyed by agent id, interaction events by interaction id.
+
+    Where a contract event exists (``switchboard.contracts.routing``) the value is its type, so the
+    domain and the public topics speak the same names; the rest are internal facts the service folds
+    into contract events (login prep ended → a status change with the prompt, presence → nothing).
+    """
 
     AGENT_LOGGED_IN = "agent.logged_in"
     AGENT_LOGGED_OUT = "agent.logged_out"
-    AGENT_STATUS_CHANGED = "agent.status_changed"
+    AGENT_STATUS_CHANGED = "agent.status.changed"
     AGENT_LOGIN_PREP_ENDED = "agent.login_prep_ended"
     AGENT_PRESENCE_LOST = "agent.presence_lost"
     AGENT_PRESENCE_RESTORED = "agent.presence_restored"
     INTERACTION_QUEUED = "interaction.queued"
     INTERACTION_OFFERED = "interaction.offered"
     INTERACTION_OFFER_WITHDRAWN = "interaction.offer_withdrawn"
+    INTERACTION_OFFER_TIMED_OUT = "interaction.offer_timed_out"
     INTERACTION_ASSIGNED = "interaction.assigned"
     INTERACTION_REQUEUED = "interaction.requeued"
-    INTERACTION_TRANSFERRED = "interaction.transferred"
+    INTERACTION_TRANSFER_REQUESTED = "interaction.transfer_requested"
     INTERACTION_TRANSFER_DROPPED = "interaction.transfer_dropped"
     INTERACTION_SKILLS_CHANGED = "interaction.skills_changed"
-    INTERACTION_FIRST_REPLY = "interaction.first_reply"
+    INTERACTION_FIRST_REPLY = "interaction.first_reply_sent"
     INTERACTION_SNOOZED = "interaction.snoozed"
     INTERACTION_UNSNOOZED = "interaction.unsnoozed"
     INTERACTION_ENDED = "interaction.ended"
-    INTERACTION_SLOT_RELEASED = "interaction.slot_released"
+    INTERACTION_SLOT_RELEASED = "slot.released"
     INTERACTION_NO_AGENTS_AVAILABLE = "interaction.no_agents_available"
 
 

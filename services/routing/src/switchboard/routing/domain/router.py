@@ -310,6 +310,18 @@ class Router:
         for a in self._agents.values():
             self._reindex(a)
 
+    def forget(self, interaction_id: str) -> bool:
+        """Drop a finished interaction (ended, holding no slot) from memory; its persisted record stays.
+
+        Nothing routes or counts it any more, so this only bounds memory in a long-running process.
+        Returns whether it was dropped.
+        """
+        it = self._interactions.get(interaction_id)
+        if it is None or it.status is not InteractionStatus.ENDED or it.slot_holder is not None:
+            return False
+        del self._interactions[interaction_id]
+        return True
+
     # ----------------------------------------------------------------- agent status
 
     def login(self, agent_id: str, now: datetime) -> Outcome:
@@ -747,7 +759,7 @@ class Router:
         it.excluded = {agent_id}
         it.transfer_pending = True
         out.emit(
-            EventType.INTERACTION_TRANSFERRED, it.id, now,
+            EventType.INTERACTION_TRANSFER_REQUESTED, it.id, now,
             interaction_id=it.id, destination="queue", from_queue=from_queue, to_queue=target.id,
             from_agent=agent_id, summary=summary, skills=dict(it.required_skills),
         )  # fmt: skip
@@ -778,7 +790,7 @@ class Router:
         it.excluded = {agent_id}
         it.transfer_pending = True
         out.emit(
-            EventType.INTERACTION_TRANSFERRED, it.id, now,
+            EventType.INTERACTION_TRANSFER_REQUESTED, it.id, now,
             interaction_id=it.id, destination="agent", from_queue=it.queue_id, to_agent=target.id,
             from_agent=agent_id, summary=summary,
         )  # fmt: skip
@@ -806,7 +818,7 @@ class Router:
             raise errors.TransferTargetUnavailable("unknown external contact", contact_id=contact_id)
         out = OutcomeBuilder()
         out.emit(
-            EventType.INTERACTION_TRANSFERRED, it.id, now,
+            EventType.INTERACTION_TRANSFER_REQUESTED, it.id, now,
             interaction_id=it.id, destination="external", from_queue=it.queue_id, from_agent=agent_id,
             contact_id=contact.id, contact_name=contact.name, number=contact.number,
         )  # fmt: skip
@@ -909,16 +921,22 @@ class Router:
             self._pull(self._agents[agent_id], now, out)
         return out.build()
 
-    def customer_ended(self, interaction_id: str, now: datetime) -> Outcome:
+    def customer_ended(
+        self, interaction_id: str, now: datetime, *, reason: EndReason = EndReason.CUSTOMER
+    ) -> Outcome:
         """The customer left. Waiting or mid-transfer, the interaction goes to no queue or agent (a
-        transfer in flight is dropped); with an agent, it ends and the slot waits for ACW."""
+        transfer in flight is dropped); with an agent, it ends and the slot waits for ACW.
+
+        ``reason`` records who ended it when another service reports the end as a fact (the agent's
+        confirmed End arrives from ACW): a fact is never refused, unlike :meth:`end_interaction`.
+        """
         now = utc(now)
         it = self.interaction(interaction_id)
         out = OutcomeBuilder()
         if it.status is InteractionStatus.ENDED:
             return out.build()
         offered_to = it.offer.agent_id if it.offer is not None else None
-        self._end(it, now, out, EndReason.CUSTOMER)
+        self._end(it, now, out, reason)
         if offered_to is not None:
             self._pull(self._agents[offered_to], now, out)
         elif it.agent_id is not None and it.slot_holder is None:
@@ -1250,10 +1268,13 @@ class Router:
         out.cancel(TimerKind.OFFER_TIMEOUT, it.id)
         out.interactions.add(it.id)
         out.agents.add(a.id)
-        out.emit(
-            EventType.INTERACTION_OFFER_WITHDRAWN, it.id, now,
-            interaction_id=it.id, agent_id=a.id, reason=reason,
-        )  # fmt: skip
+        # An unanswered offer is its own public fact (the agent goes Away (Idle)); the rest are withdrawals.
+        kind = (
+            EventType.INTERACTION_OFFER_TIMED_OUT
+            if reason == "timeout"
+            else EventType.INTERACTION_OFFER_WITHDRAWN
+        )
+        out.emit(kind, it.id, now, interaction_id=it.id, agent_id=a.id, queue_id=it.queue_id, reason=reason)
 
     def _assign(
         self, it: InteractionState, a: AgentState, now: datetime, out: OutcomeBuilder, *, auto: bool
