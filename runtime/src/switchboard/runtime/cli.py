@@ -109,18 +109,24 @@ def _wait_healthy(url: str, timeout: float) -> bool:
     return False
 
 
+DEV_SECRETS = ("GATEWAY_JWT_SECRET", "INTERNAL_TOKEN")
+
+
 def _dev_secrets(data_dir: Path) -> dict[str, str]:
     """Secrets for a local run: made up once per data folder, kept out of the code and the repository."""
     path = data_dir / "dev-secrets.env"
-    if not path.exists():
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() and value.strip():
+                values[name.strip()] = value.strip()
+    missing = [name for name in DEV_SECRETS if name not in values]
+    if missing:
+        values.update({name: secrets.token_urlsafe(48) for name in missing})
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"GATEWAY_JWT_SECRET={secrets.token_urlsafe(48)}\n")
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         path.chmod(0o600)
-    values = {}
-    for line in path.read_text().splitlines():
-        name, _, value = line.partition("=")
-        if name and value:
-            values[name.strip()] = value.strip()
     return values
 
 

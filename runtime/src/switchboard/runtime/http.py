@@ -8,9 +8,12 @@ request causes.
 
 from __future__ import annotations
 
+import hmac
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.runtime.context import correlation_id, new_correlation_id
+from switchboard.runtime.errors import problem_response
 
 CORRELATION_HEADER = b"x-correlation-id"
 _MAX_CORRELATION_CHARS = 100
@@ -38,6 +41,38 @@ class CorrelationMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             correlation_id.reset(token)
+
+
+INTERNAL_TOKEN_HEADER = "x-internal-token"  # noqa: S105 - a header name
+_OPEN_PATHS = ("/healthz", "/readyz")
+
+
+class InternalOnly:
+    """Lets through only requests that carry the deployment's internal token (the gateway's)."""
+
+    def __init__(self, app: ASGIApp, token: str, type_base: str) -> None:
+        self.app = app
+        self.token = token.encode()
+        self.type_base = type_base
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("path", "") in _OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        presented = dict(scope.get("headers") or []).get(INTERNAL_TOKEN_HEADER.encode(), b"")
+        if hmac.compare_digest(presented, self.token):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = problem_response(
+            401,
+            "unauthenticated",
+            detail="This service is reached through the gateway only.",
+            type_base=self.type_base,
+        )
+        await response(scope, receive, send)
 
 
 def _sane(value: str) -> bool:

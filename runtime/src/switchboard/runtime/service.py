@@ -37,7 +37,7 @@ from switchboard.runtime.clock import Clock, SystemClock
 from switchboard.runtime.consumer import EventConsumer, Handler, Record
 from switchboard.runtime.db import Database, create_schema
 from switchboard.runtime.errors import BodySizeLimit, install_problem_handlers, problem_response
-from switchboard.runtime.http import CorrelationMiddleware
+from switchboard.runtime.http import CorrelationMiddleware, InternalOnly
 from switchboard.runtime.kafka import (
     create_broker,
     ensure_topics,
@@ -307,6 +307,7 @@ class ServiceRuntime:
         title: str | None = None,
         version: str = "0.1.0",
         on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> FastAPI:
         runtime = self
 
@@ -318,6 +319,8 @@ class ServiceRuntime:
             try:
                 yield
             finally:
+                for hook in on_shutdown:
+                    await hook()
                 await runtime.stop()
 
         app = FastAPI(
@@ -350,6 +353,12 @@ class ServiceRuntime:
         app.add_middleware(
             BodySizeLimit, max_bytes=self.settings.max_body_bytes, type_base=self.settings.problem_type_base
         )
+        if self.settings.internal_token is not None:
+            app.add_middleware(
+                InternalOnly,
+                token=self.settings.internal_token.get_secret_value(),
+                type_base=self.settings.problem_type_base,
+            )
         app.add_middleware(CorrelationMiddleware)
         app.state.runtime = self
         return app

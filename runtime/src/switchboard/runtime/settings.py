@@ -40,7 +40,9 @@ class ServiceSettings(BaseSettings):
     kafka_connect_timeout_seconds: float = Field(default=60.0, gt=0)
     kafka_request_timeout_ms: int = Field(default=40_000, ge=1000)
     problem_type_base: str = "https://switchboard.dev/errors/"
-    jwt_secret: SecretStr | None = None
+    # Shared by the gateway and the services behind it: with it set, a service answers only requests
+    # that carry it (health and readiness aside), so nothing but the gateway can act on its API.
+    internal_token: SecretStr | None = None
 
     @property
     def effective_database_url(self) -> str:

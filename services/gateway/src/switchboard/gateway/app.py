@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from switchboard.gateway import handlers
+from switchboard.gateway.api import install_openapi
+from switchboard.gateway.api import router as api_router
 from switchboard.gateway.auth import TokenService
 from switchboard.gateway.models import TABLES
 from switchboard.gateway.push import Hub
@@ -15,6 +17,7 @@ from switchboard.gateway.security import RateLimiter, SecurityHeaders
 from switchboard.gateway.sessions import router as sessions_router
 from switchboard.gateway.settings import GatewaySettings
 from switchboard.gateway.sockets import router as sockets_router
+from switchboard.gateway.upstream import Upstreams
 from switchboard.runtime.clock import Clock
 from switchboard.runtime.service import ServiceRuntime
 from switchboard.runtime.settings import ServiceSettings, load_settings
@@ -46,7 +49,26 @@ def create_app(
 ) -> FastAPI:
     gateway_settings = gateway_settings or GatewaySettings()
     runtime, hub, _ = create_runtime(settings, clock=clock)
-    app = runtime.http_app(sessions_router, sockets_router, title="Switchboard gateway")
+    upstreams = Upstreams(
+        {
+            "routing": gateway_settings.routing_url,
+            "messaging": gateway_settings.messaging_url,
+            "acw": gateway_settings.acw_url,
+        },
+        timeout=gateway_settings.upstream_timeout_seconds,
+        internal_token=(
+            runtime.settings.internal_token.get_secret_value() if runtime.settings.internal_token else None
+        ),
+    )
+    app = runtime.http_app(
+        sessions_router,
+        sockets_router,
+        api_router,
+        title="Switchboard gateway",
+        on_shutdown=[upstreams.close],
+    )
+    app.state.upstreams = upstreams
+    install_openapi(app)
     app.state.gateway_settings = gateway_settings
     app.state.tokens = TokenService(gateway_settings)
     app.state.hub = hub
