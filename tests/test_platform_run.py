@@ -58,7 +58,17 @@ async def test_dev_command_serves_gateway_health_and_stops_on_ctrl_c(
             assert health.json() == {"status": "ok", "service": "gateway"}
             ready = await http.get("/readyz")
             assert ready.status_code == 200, ready.text
-            assert (await http.get("/openapi.json")).json()["info"]["title"] == "Switchboard gateway"
+            document = (await http.get("/openapi.json")).json()
+            assert document["info"]["title"] == "Switchboard gateway"
+            # One document for frontends: every service's operations, under the gateway's prefix.
+            prefixes = {path.split("/")[2] for path in document["paths"] if path.startswith("/api/")}
+            assert prefixes == {"routing", "messaging", "acw"}
+        # The services answer the gateway only: a direct call without the internal token is refused.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{8101 + PORT_OFFSET}") as http:
+            direct = await http.get("/admin/queues")
+            assert direct.status_code == 401
+            assert direct.json()["type"].endswith("/errors/unauthenticated")
+            assert (await http.get("/healthz")).status_code == 200
     finally:
         child.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(child.wait, 60)

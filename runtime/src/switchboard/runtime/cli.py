@@ -170,6 +170,12 @@ def dev(
                 "DATA_DIR": str(data_dir),
                 "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
                 f"{service.upper()}_HTTP_PORT": str(SERVICES[service] + port_offset),
+                # The gateway finds the services where this command put them.
+                **{
+                    f"GATEWAY_{name.upper()}_URL": f"http://127.0.0.1:{port + port_offset}"
+                    for name, port in SERVICES.items()
+                    if name != "gateway"
+                },
             }
             child = subprocess.Popen(
                 [sys.executable, "-m", "switchboard.runtime.cli", "serve", service],

@@ -308,7 +308,10 @@ class ServiceRuntime:
         version: str = "0.1.0",
         on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
         on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+        public: bool = False,
     ) -> FastAPI:
+        """The service's FastAPI app. Unless ``public`` (the gateway), a configured internal token is
+        required on every route but health and readiness."""
         runtime = self
 
         @contextlib.asynccontextmanager
@@ -353,7 +356,7 @@ class ServiceRuntime:
         app.add_middleware(
             BodySizeLimit, max_bytes=self.settings.max_body_bytes, type_base=self.settings.problem_type_base
         )
-        if self.settings.internal_token is not None:
+        if self.settings.internal_token is not None and not public:
             app.add_middleware(
                 InternalOnly,
                 token=self.settings.internal_token.get_secret_value(),

@@ -66,6 +66,7 @@ def create_app(
         api_router,
         title="Switchboard gateway",
         on_shutdown=[upstreams.close],
+        public=True,
     )
     app.state.upstreams = upstreams
     install_openapi(app)
