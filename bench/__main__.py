@@ -1,28 +1,39 @@
-"""``python -m bench [name ...]``: run the named benchmarks (all by default)."""
+"""``python -m bench`` runs every benchmark with its defaults (``make bench``);
+``python -m bench NAME [options]`` runs one, passing the options on (``--help`` lists them)."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import sys
 
-from bench import chat, runtime_pipeline
-from bench import routing as routing_bench
-
 BENCHMARKS = {
-    "runtime": runtime_pipeline.main,
-    "chat": chat.main,
-    "routing": routing_bench.main,
+    "runtime": "bench.runtime_pipeline",
+    "chat": "bench.chat",
+    "routing": "bench.routing",
+    "gateway": "bench.gateway",
 }
 
 
-def main(argv: list[str]) -> None:
-    names = argv or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown:
-        raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    for name in names:
-        print(f"== {name}")
-        BENCHMARKS[name]()
+def run(name: str, argv: list[str]) -> None:
+    main = importlib.import_module(BENCHMARKS[name]).main
+    print(f"== {name}", flush=True)
+    if inspect.signature(main).parameters:
+        main(argv)
+    else:
+        main()
+
+
+def cli(argv: list[str]) -> None:
+    if not argv:
+        for name in BENCHMARKS:
+            run(name, [])
+        return
+    name, options = argv[0], argv[1:]
+    if name not in BENCHMARKS:
+        raise SystemExit(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    run(name, options)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    cli(sys.argv[1:])
