@@ -22,6 +22,13 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+# The shared vocabulary is the contracts' own, re-exported so the domain reads as one module.
+from switchboard.contracts.acw import AcwMode as AcwMode
+from switchboard.contracts.acw import EndCause as EndCause
+from switchboard.contracts.acw import NoteKind as NoteKind
+from switchboard.contracts.common import Channel as Channel
+from switchboard.contracts.common import Party as Party
+
 # ---------------------------------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------------------------------
@@ -203,51 +210,15 @@ class NotNoteAuthor(AcwError):
 # ---------------------------------------------------------------------------------------------------
 
 
-class Channel(StrEnum):
-    """Same values as the contracts' channel; an audio or video call started from a chat is ``voice``."""
-
-    CHAT = "chat"
-    VOICE = "voice"
-    VOICEMAIL = "voicemail"
-    EMAIL = "email"
-
-
-class Party(StrEnum):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    SYSTEM = "system"
-
-
-class AcwMode(StrEnum):
-    IMMEDIATE = "immediate"
-    TIMED = "timed"
-    DISABLED = "disabled"
-
-
 class Status(StrEnum):
     LIVE = "live"
     ACW = "acw"
     CLOSED = "closed"
 
 
-class EndCause(StrEnum):
-    AGENT = "agent"
-    CUSTOMER = "customer"
-    HANG_UP = "hang_up"
-    EXTERNAL_TRANSFER = "external_transfer"
-
-
 class ClosedBy(StrEnum):
     AGENT = "agent"
     SYSTEM = "system"
-
-
-class NoteKind(StrEnum):
-    CUSTOMER_FEEDBACK = "customer_feedback"
-    KEY_POINTS = "key_points"
-    NEXT_ACTION = "next_action"
-    SUGGESTION = "suggestion"
-    GENERAL = "general"
 
 
 DEFAULT_ACW_TIMEOUT = timedelta(seconds=30)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from switchboard.contracts.common import Channel as Channel  # the contracts' vocabulary, re-exported
 from switchboard.routing.domain.errors import InvalidConfig
 
 MIN_CAPACITY = 0
@@ -53,13 +54,6 @@ class FrozenMap(dict[K, V]):
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
-
-
-class Channel(StrEnum):
-    VOICE = "voice"
-    CHAT = "chat"
-    EMAIL = "email"
-    VOICEMAIL = "voicemail"
 
 
 # Voicemail is deliberately absent: the seed says accepting one consumes no inbound slot.
