@@ -71,6 +71,11 @@ async def start_chat(body: StartChat, request: Request) -> ChatStarted:
         subject=customer_id, roles=frozenset({Role.CUSTOMER}), conversation_id=conversation_id
     )
     payload = {**body.model_dump(exclude_none=True), "interaction_id": conversation_id}
+    # The widget may leave out when a bot line was written; messaging's contract needs an aware time,
+    # and the hand-off moment is the best the gateway knows.
+    handed_over = request.app.state.runtime.clock.now().isoformat()
+    for turn in payload.get("bot_transcript", []):
+        turn.setdefault("at", handed_over)
     upstream = await _upstreams(request).call(
         "messaging",
         "POST",

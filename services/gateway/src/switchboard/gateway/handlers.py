@@ -16,6 +16,7 @@ from switchboard.contracts import (
 )
 from switchboard.contracts.envelope import Envelope
 from switchboard.gateway import projection
+from switchboard.gateway.models import Access
 from switchboard.gateway.push import Hub
 from switchboard.gateway.visibility import Audience
 from switchboard.runtime.service import ServiceRuntime
@@ -33,7 +34,7 @@ def register(runtime: ServiceRuntime, hub: Hub, replica: str) -> None:
     for topic in PUSHED_TOPICS:
         runtime.subscribe(topic, _recorder(runtime, hub, topic), name=f"gateway-{replica}:{topic}")
     runtime.subscribe(
-        MESSAGING_TYPING, _typing(hub), name=f"gateway-{replica}:{MESSAGING_TYPING}", ephemeral=True
+        MESSAGING_TYPING, _typing(runtime, hub), name=f"gateway-{replica}:{MESSAGING_TYPING}", ephemeral=True
     )
 
 
@@ -54,14 +55,21 @@ def _recorder(runtime: ServiceRuntime, hub: Hub, topic: str) -> Any:
     return handle
 
 
-def _typing(hub: Hub) -> Any:
+def _typing(runtime: ServiceRuntime, hub: Hub) -> Any:
     async def handle(_: None, envelope: Envelope[Any]) -> None:
         data = envelope.data
+        interaction_id = str(data.interaction_id)
+        # Typing is never stored, but the agent's console must still see the customer typing: the
+        # holder comes from the access projection (read only; messaging rate-limits these signals).
+        # The agent's own typing is addressed to nobody's console, so it is not echoed back.
+        async with runtime.database.sessions() as session:
+            access = await session.get(Access, interaction_id)
+        holder = access.agent_id if access is not None and str(data.role) != "agent" else None
         audience = Audience(
             type=envelope.type,
-            interaction_id=str(data.interaction_id),
-            agent_id=None,
-            queue_id=None,
+            interaction_id=interaction_id,
+            agent_id=holder,
+            queue_id=access.queue_id if access is not None else None,
             sender_role=str(data.role),
         )
         hub.publish(projection.frame(envelope, audience), audience)

@@ -5,12 +5,13 @@ and the end-to-end test (``tests/test_chat_lifecycle.py``) prove the same path a
 takes. People are the exception: the gateway has no HTTP API to create accounts (an install gets them
 from its identity provider or from this seeding), so users are written to the gateway's user store.
 
-``make run`` calls :func:`seed_demo` once the services answer::
+``make run`` calls :func:`seed_demo` once the services answer (with ``GATEWAY_JWT_SECRET`` set)::
 
-    credentials = await seed_demo("http://127.0.0.1:8080", gateway_database_url)
+    new_passwords = await seed_demo("http://127.0.0.1:8080", gateway_database_url)
 
 It is idempotent: ids are derived from names, configuration is PUT, the disposition set is reused by
-name and existing users are kept (with their passwords).
+name and existing users are kept (with their passwords). Passwords come from ``DEMO_ADMIN_PASSWORD``,
+``DEMO_ADA_PASSWORD`` and ``DEMO_BOB_PASSWORD``, else they are generated and returned once.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from uuid import NAMESPACE_URL, uuid5
 import httpx
 from sqlmodel import col, select
 
-from switchboard.gateway.auth import Role
+from switchboard.gateway.auth import Principal, Role, TokenService
 from switchboard.gateway.models import TABLES, User
+from switchboard.gateway.settings import GatewaySettings
 from switchboard.gateway.users import create_user
 from switchboard.runtime.clock import Clock, SystemClock
 from switchboard.runtime.db import Database, create_schema
 
 DEMO_NAMESPACE = uuid5(NAMESPACE_URL, "https://switchboard.dev/demo")
 # Seeding creates few users; the argon2 minimum length is 12, so generated passwords are 24 characters.
+SEED_TOKEN_SECONDS = 120
 PASSWORD_ENV = {"admin": "DEMO_ADMIN_PASSWORD", "ada": "DEMO_ADA_PASSWORD", "bob": "DEMO_BOB_PASSWORD"}
 
 
@@ -81,7 +84,9 @@ async def configure_tenant(http: httpx.AsyncClient, admin_token: str, tenant: De
     enforces it (intent ``card``). Both release the slot on timed ACW with a required status field.
     """
     for skill, description in (("cards", "Card products"), ("fraud", "Card fraud and disputes")):
-        await _call(http, admin_token, "PUT", f"/api/routing/admin/skills/{skill}", {"description": description})
+        await _call(
+            http, admin_token, "PUT", f"/api/routing/admin/skills/{skill}", {"description": description}
+        )
     await _call(
         http,
         admin_token,
@@ -100,7 +105,7 @@ async def configure_tenant(http: httpx.AsyncClient, admin_token: str, tenant: De
             "skill_modification": "transfer",
         },
     )
-    queues = {
+    queues: dict[str, dict[str, Any]] = {
         tenant.mortgages: {
             "name": "Mortgages",
             "channels": ["chat"],
@@ -119,8 +124,12 @@ async def configure_tenant(http: httpx.AsyncClient, admin_token: str, tenant: De
     }
     for queue_id, spec in queues.items():
         await _call(http, admin_token, "PUT", f"/api/routing/admin/queues/{queue_id}", spec)
-    agents = {
-        tenant.ada: {"name": "Ada", "capacity": {"chat": tenant.ada_chat_slots}, "queues": [tenant.mortgages]},
+    agents: dict[str, dict[str, Any]] = {
+        tenant.ada: {
+            "name": "Ada",
+            "capacity": {"chat": tenant.ada_chat_slots},
+            "queues": [tenant.mortgages],
+        },
         tenant.bob: {
             "name": "Bob",
             "skills": {"cards": 5, "fraud": 3},
@@ -194,16 +203,17 @@ async def create_people(
             )
 
 
-def demo_passwords(environ: Mapping[str, str] | None = None) -> tuple[dict[str, str], bool]:
-    """Passwords from ``DEMO_<USER>_PASSWORD``, else generated; True when any was generated (the
-    caller prints them once — they are stored only as argon2 hashes)."""
+def demo_passwords(environ: Mapping[str, str] | None = None) -> tuple[dict[str, str], set[str]]:
+    """Passwords from ``DEMO_<USER>_PASSWORD``, else generated; and which users' were generated (the
+    caller shows those once — they are stored only as argon2 hashes)."""
     env = os.environ if environ is None else environ
-    passwords, generated = {}, False
+    passwords: dict[str, str] = {}
+    generated: set[str] = set()
     for user, name in PASSWORD_ENV.items():
-        value = env.get(name, "")
-        if not value:
-            value, generated = secrets.token_urlsafe(18), True
-        passwords[user] = value
+        passwords[user] = env.get(name, "")
+        if not passwords[user]:
+            passwords[user] = secrets.token_urlsafe(18)
+            generated.add(user)
     return passwords, generated
 
 
@@ -211,13 +221,16 @@ async def seed_demo(
     gateway_url: str,
     gateway_database_url: str,
     *,
+    gateway_settings: GatewaySettings | None = None,
     tenant: DemoTenant | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Create the demo people, then configure the demo tenant through the running gateway.
 
-    Returns the passwords that were generated (empty when all came from the environment, or when the
-    users already existed and kept theirs); ``make run`` prints them once.
+    ``gateway_settings`` (default: from ``GATEWAY_*`` in the environment, as the gateway reads them)
+    must carry the gateway's JWT secret: the seed signs itself a short-lived admin token, so a rerun
+    works whatever passwords the people were given the first time. Returns the passwords generated for
+    users created now (``make run`` prints them once; they are stored only as argon2 hashes).
     """
     tenant = tenant or DemoTenant()
     passwords, generated = demo_passwords(environ)
@@ -229,17 +242,11 @@ async def seed_demo(
         await create_people(database, SystemClock(), tenant, passwords)
     finally:
         await database.dispose()
+    seeder = Principal(subject=demo_id("user/seed"), roles=frozenset({Role.ADMIN}), name="Demo seed")
+    token, _ = TokenService(gateway_settings or GatewaySettings()).issue(seeder, lifetime=SEED_TOKEN_SECONDS)
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30.0) as http:
-        login = await http.post("/auth/token", json={"username": "admin", "password": passwords["admin"]})
-        if login.status_code != 200:
-            raise SeedError(
-                "the admin cannot log in: an earlier seed set another password "
-                f"(set {PASSWORD_ENV['admin']}) — {login.text}"
-            )
-        await configure_tenant(http, login.json()["access_token"], tenant)
-    if not generated:
-        return {}
-    return {user: password for user, password in passwords.items() if user not in existing}
+        await configure_tenant(http, token, tenant)
+    return {user: passwords[user] for user in sorted(generated - existing)}
 
 
 async def _existing_usernames(database: Database) -> set[str]:

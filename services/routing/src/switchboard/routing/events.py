@@ -294,6 +294,11 @@ def _one(
             )
         case EventType.INTERACTION_ASSIGNED:
             it = router.interactions[d["interaction_id"]]
+            if d.get("after_transfer"):
+                # The hand-over first, then the new holder: consumers (messaging, acw, the gateway) read
+                # "transferred to a queue" as "nobody holds it now", so after the assignment it would
+                # take the conversation away from the agent who just accepted it.
+                _transfer_completed(it, d["agent_id"], ledger, out)
             out.add(
                 c.InteractionAssigned(
                     interaction_id=UUID(it.id),
@@ -306,8 +311,6 @@ def _one(
                 ),
                 it.id,
             )
-            if d.get("after_transfer"):
-                _transfer_completed(it, d["agent_id"], ledger, out)
         case EventType.INTERACTION_REQUEUED:
             key = d["interaction_id"]
             explained.setdefault(key, c.SlotReleaseReason.REQUEUED)
