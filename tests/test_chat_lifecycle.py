@@ -652,3 +652,64 @@ async def test_the_demo_seed_configures_the_tenant_through_the_gateway_and_can_r
         ada = await login_with(http, platform.ws_url, "ada", PASSWORDS["ada"])
         me = await ada.ok("GET", "/me")
         assert me["agent_id"] == demo.ada
+
+
+async def test_a_console_that_vanishes_gets_its_chats_requeued_after_the_inactivity_threshold(
+    kafka_bootstrap: str, database_url: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    tenant = DemoTenant(
+        mortgages=str(uuid4()),
+        cards=str(uuid4()),
+        ada=str(uuid4()),
+        bob=str(uuid4()),
+        offer_timeout_seconds=86_400,
+        reply_timeout_seconds=None,
+        inactivity_threshold_seconds=120,
+    )
+    async with (
+        running_platform(kafka_bootstrap, database_url, topic_prefix, tmp_path) as platform,
+        httpx.AsyncClient(base_url=platform.url, timeout=30.0) as http,
+    ):
+        clock = platform.clock
+        await create_people(platform.gateway.database, clock, tenant, PASSWORDS)
+        admin = await login(http, platform.ws_url, "admin")
+        await configure_tenant(http, admin.token, tenant)
+        ada = await login(http, platform.ws_url, "ada")
+        await ada.ok("POST", f"/api/routing/agents/{tenant.ada}/login")
+        clock.advance(tenant.login_prep_seconds + 1)
+
+        async def prompted() -> bool:
+            return bool((await ada.ok("GET", f"/api/routing/agents/{tenant.ada}"))["prompt"])
+
+        await eventually(prompted)
+        await ada.ok("POST", f"/api/routing/agents/{tenant.ada}/mark-available")
+        ada_ws = await ada.socket()  # the console is open: the gateway tells routing it lives
+
+        started = await http.post("/widget/chats", json={"customer_name": "Dan", "intent": "mortgage"})
+        assert started.status_code == 201, started.text
+        chat = started.json()["conversation_id"]
+        await ada_ws.expect("interaction.offered", chat)
+        await ada.ok("POST", f"/api/routing/agents/{tenant.ada}/interactions/{chat}/accept")
+
+        # The browser is closed without logging out: the socket just goes away.
+        await ada_ws.close()
+
+        async def disconnected() -> bool:
+            return (await ada.ok("GET", f"/api/routing/agents/{tenant.ada}"))["connected"] is False
+
+        await eventually(disconnected)
+        # Within the threshold nothing happens: a console may come back.
+        agent = await ada.ok("GET", f"/api/routing/agents/{tenant.ada}")
+        assert chat in agent["conversations"]
+        clock.advance(tenant.inactivity_threshold_seconds + 1)
+
+        async def requeued() -> bool:
+            waiting = await admin.ok("GET", f"/api/routing/queues/{tenant.mortgages}/waiting")
+            return any(entry["interaction_id"] == chat for entry in waiting)
+
+        await eventually(requeued)
+        waiting = await admin.ok("GET", f"/api/routing/queues/{tenant.mortgages}/waiting")
+        assert waiting[0]["interaction_id"] == chat  # back at the front of its queue
+        agent = await ada.ok("GET", f"/api/routing/agents/{tenant.ada}")
+        assert agent["status"] == "offline"
+        assert agent["conversations"] == []

@@ -20,6 +20,7 @@ from switchboard.contracts.common import Channel
 from switchboard.contracts.envelope import parse_raw_envelope
 from switchboard.contracts.messaging import ChatMessageSent, SenderRole
 from switchboard.contracts.routing import (
+    AgentLoggedIn,
     AgentStatus,
     AgentStatusChanged,
     ArrivalSummary,
@@ -171,11 +172,14 @@ async def test_a_reconnecting_console_gets_what_it_missed_by_cursor(gateway: Gat
     others = await gateway.publish(_status(gateway.agent_b), key=gateway.agent_b)
     mine = await gateway.publish(_status(gateway.agent_a), key=gateway.agent_a)
 
-    await _recorded(gateway, mine)
+    for event_id in [*missed, others, mine]:
+        await _recorded(gateway, event_id)
     back = await _open(gateway, token, after=first)
     frames = [await _next(back) for _ in range(4)]
-    assert [f["id"] for f in frames] == [*missed, mine]
-    assert others not in [f["id"] for f in frames]
+    ids = [f["id"] for f in frames]
+    # Everything missed, nothing of Bob's; the conversation in its own order (topics interleave freely).
+    assert set(ids) == {*missed, mine}
+    assert [i for i in ids if i in missed] == missed
     assert all(f["replayed"] for f in frames)
     await back.close()
     unknown = await _open(gateway, token, after=str(uuid4()))
@@ -183,7 +187,16 @@ async def test_a_reconnecting_console_gets_what_it_missed_by_cursor(gateway: Gat
     await unknown.close()
 
 
-async def test_console_presence_reaches_routing_as_events(gateway: Gateway) -> None:
+async def test_console_presence_reaches_routing_with_routings_session_id(gateway: Gateway) -> None:
+    # Bob never logged in: his console's presence means nothing to routing and is not sent.
+    bob = await _open(gateway, await gateway.token("bob"))
+    await bob.close()
+    session = uuid4()
+    login = await gateway.publish(
+        AgentLoggedIn(agent_id=UUID(gateway.agent_a), session_id=session, agent_name="Ada"),
+        key=gateway.agent_a,
+    )
+    await _recorded(gateway, login)
     socket = await _open(gateway, await gateway.token("ada"))
     await socket.send(json.dumps({"op": "ping"}))
     assert (await _next(socket)) == {"op": "pong"}
@@ -196,6 +209,7 @@ async def test_console_presence_reaches_routing_as_events(gateway: Gateway) -> N
     events = [parse_raw_envelope(r.value) for r in records if r.value]
     assert [e.type for e in events] == ["presence.heartbeat", "presence.disconnected"]
     assert {e.data["agent_id"] for e in events} == {gateway.agent_a}
+    assert {e.data["session_id"] for e in events} == {str(session)}  # the session routing opened
     assert all(r.key == gateway.agent_a.encode() for r in records)
 
 

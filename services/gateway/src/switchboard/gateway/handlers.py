@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.contracts import (
@@ -21,6 +22,7 @@ from switchboard.gateway.push import Hub
 from switchboard.gateway.visibility import Audience
 from switchboard.runtime.service import ServiceRuntime
 
+PUSH_LOG_LOCK = 0x5B_0B_0C_01
 PUSHED_TOPICS = (
     ROUTING_AGENTS,
     ROUTING_INTERACTIONS,
@@ -40,6 +42,10 @@ def register(runtime: ServiceRuntime, hub: Hub, replica: str) -> None:
 
 def _recorder(runtime: ServiceRuntime, hub: Hub, topic: str) -> Any:
     async def handle(session: AsyncSession, envelope: Envelope[Any]) -> None:
+        if runtime.database.dialect == "postgresql":
+            # Push-log numbers must commit in order, or a client resuming after number n could miss a
+            # lower number committed later; SQLite's single writer already guarantees that.
+            await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUSH_LOG_LOCK})
         audience = await projection.apply(session, envelope, runtime.clock.now())
         orphans = await projection.claim_orphans(session, audience)
         await projection.record(session, envelope, topic, audience)

@@ -69,7 +69,18 @@ class Access(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
 
 
+class AgentSession(SQLModel, table=True):
+    """The console session routing opened at login: presence events must carry its id."""
+
+    __tablename__ = "gateway_agent_sessions"
+
+    agent_id: str = Field(primary_key=True, max_length=36)
+    session_id: str | None = Field(default=None, max_length=36)
+    updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
 TABLES = (
+    AgentSession.__table__,  # type: ignore[attr-defined]
     User.__table__,  # type: ignore[attr-defined]
     WsTicket.__table__,  # type: ignore[attr-defined]
     PushedEvent.__table__,  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from switchboard.contracts.envelope import Envelope
-from switchboard.gateway.models import Access, PushedEvent
+from switchboard.gateway.models import Access, AgentSession, PushedEvent
 from switchboard.gateway.visibility import Audience
 
 _EVENTS = PushedEvent.__table__  # type: ignore[attr-defined]
@@ -31,6 +31,8 @@ def _text(data: Any, name: str) -> str | None:
 async def apply(session: AsyncSession, envelope: Envelope[Any], now: datetime) -> Audience:
     """Update the access projection with one event and work out who may see that event."""
     data = envelope.data
+    if envelope.type in ("agent.logged_in", "agent.logged_out"):
+        await _track_session(session, envelope, now)
     interaction_id = _text(data, "interaction_id")
     event_agent = _text(data, "agent_id")
     queue_id = _text(data, "queue_id") or _text(data, "to_queue_id")
@@ -64,6 +66,22 @@ async def apply(session: AsyncSession, envelope: Envelope[Any], now: datetime) -
         queue_id=access.queue_id if access is not None else queue_id,
         sender_role=_text(data, "role") or _text(data, "sender_role"),
     )
+
+
+async def _track_session(session: AsyncSession, envelope: Envelope[Any], now: datetime) -> None:
+    agent_id = str(envelope.data.agent_id)
+    row = await session.get(AgentSession, agent_id)
+    if row is None:
+        row = AgentSession(agent_id=agent_id, updated_at=now)
+        session.add(row)
+    row.session_id = str(envelope.data.session_id) if envelope.type == "agent.logged_in" else None
+    row.updated_at = now
+
+
+async def console_session(session: AsyncSession, agent_id: str) -> str | None:
+    """The session routing opened for the agent's current login, if they are logged in."""
+    row = await session.get(AgentSession, agent_id)
+    return None if row is None else row.session_id
 
 
 async def record(session: AsyncSession, envelope: Envelope[Any], topic: str, audience: Audience) -> bool:

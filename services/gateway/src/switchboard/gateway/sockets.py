@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlmodel import col, select
@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from switchboard.contracts.gateway import DisconnectReason, PresenceDisconnected, PresenceHeartbeat
 from switchboard.gateway.auth import Principal, Role
 from switchboard.gateway.models import PushedEvent
-from switchboard.gateway.projection import audience_of, stored_frame
+from switchboard.gateway.projection import audience_of, console_session, stored_frame
 from switchboard.gateway.push import Connection, Hub
 from switchboard.gateway.sessions import redeem
 from switchboard.gateway.visibility import may_see
@@ -56,22 +56,21 @@ async def socket(websocket: WebSocket, ticket: str = "", after: str | None = Non
         return
     await websocket.accept()
     connection = hub.connect(principal, websocket)
-    session_id = uuid4()
     try:
         if after is not None:
             await _replay(runtime, connection, after)
         if principal.agent_id:
-            await _heartbeat(runtime, principal, session_id)
-        await _serve(runtime, hub, connection, session_id)
+            await _heartbeat(runtime, principal)
+        await _serve(runtime, hub, connection)
     finally:
         hub.disconnect(connection)
         if principal.agent_id and hub.agent_connections(principal.agent_id) == 0:
-            await _presence_lost(runtime, principal, session_id)
+            await _presence_lost(runtime, principal)
 
 
-async def _serve(runtime: ServiceRuntime, hub: Hub, connection: Connection, session_id: UUID) -> None:
+async def _serve(runtime: ServiceRuntime, hub: Hub, connection: Connection) -> None:
     pump = asyncio.create_task(hub.pump(connection))
-    receive = asyncio.create_task(_receive(runtime, connection, session_id))
+    receive = asyncio.create_task(_receive(runtime, connection))
     gone = asyncio.create_task(connection.gone.wait())
     try:
         done, _ = await asyncio.wait({pump, receive, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -85,7 +84,7 @@ async def _serve(runtime: ServiceRuntime, hub: Hub, connection: Connection, sess
                 await task
 
 
-async def _receive(runtime: ServiceRuntime, connection: Connection, session_id: UUID) -> None:
+async def _receive(runtime: ServiceRuntime, connection: Connection) -> None:
     principal = connection.principal
     last_beat = 0.0
     loop = asyncio.get_running_loop()
@@ -103,7 +102,7 @@ async def _receive(runtime: ServiceRuntime, connection: Connection, session_id: 
         elif op == "heartbeat" and principal.agent_id:
             # Routing needs to know the console lives, not every beat: one event per interval at most.
             if loop.time() - last_beat >= HEARTBEAT_EVERY_SECONDS:
-                await _heartbeat(runtime, principal, session_id)
+                await _heartbeat(runtime, principal)
                 last_beat = loop.time()
         elif op in ("watch", "unwatch") and principal.has(Role.SUPERVISOR):
             queue_id = str(message.get("queue_id", ""))
@@ -143,27 +142,34 @@ async def _replay(runtime: ServiceRuntime, connection: Connection, after: str) -
             await connection.websocket.send_json({**stored_frame(row, body), "replayed": True})
 
 
-async def _heartbeat(runtime: ServiceRuntime, principal: Principal, session_id: UUID) -> None:
+async def _heartbeat(runtime: ServiceRuntime, principal: Principal) -> None:
     assert principal.agent_id is not None
     async with runtime.transaction() as session:
+        # Presence speaks of the session routing opened at login; before a login there is none to keep.
+        console = await console_session(session, principal.agent_id)
+        if console is None:
+            return
         runtime.emit(
             session,
             PresenceHeartbeat(
-                agent_id=UUID(principal.agent_id), session_id=session_id, at=runtime.clock.now()
+                agent_id=UUID(principal.agent_id), session_id=UUID(console), at=runtime.clock.now()
             ),
             key=principal.agent_id,
         )
 
 
-async def _presence_lost(runtime: ServiceRuntime, principal: Principal, session_id: UUID) -> None:
+async def _presence_lost(runtime: ServiceRuntime, principal: Principal) -> None:
     assert principal.agent_id is not None
     try:
         async with runtime.transaction() as session:
+            console = await console_session(session, principal.agent_id)
+            if console is None:
+                return
             runtime.emit(
                 session,
                 PresenceDisconnected(
                     agent_id=UUID(principal.agent_id),
-                    session_id=session_id,
+                    session_id=UUID(console),
                     last_seen_at=runtime.clock.now(),
                     reason=DisconnectReason.SOCKET_CLOSED,
                 ),
