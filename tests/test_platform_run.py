@@ -63,6 +63,27 @@ async def test_dev_command_serves_gateway_health_and_stops_on_ctrl_c(
             # One document for frontends: every service's operations, under the gateway's prefix.
             prefixes = {path.split("/")[2] for path in document["paths"] if path.startswith("/api/")}
             assert prefixes == {"routing", "messaging", "acw"}
+            # The demo tenant is there: its admin logs in with the password kept for this data folder,
+            # and sees the demo queues.
+            kept = dict(
+                line.split("=", 1)
+                for line in (tmp_path / "data" / "dev-secrets.env").read_text().splitlines()
+            )
+            names: set[str] = set()
+            for _ in range(300):  # the seed runs right after the services answer
+                login = await http.post(
+                    "/auth/token", json={"username": "admin", "password": kept["DEMO_ADMIN_PASSWORD"]}
+                )
+                if login.status_code == 200:
+                    queues = await http.get(
+                        "/api/routing/admin/queues",
+                        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+                    )
+                    names = {q["name"] for q in queues.json()}
+                    if {"Mortgages", "Cards"} <= names:
+                        break
+                await asyncio.sleep(0.1)
+            assert {"Mortgages", "Cards"} <= names
         # The services answer the gateway only: a direct call without the internal token is refused.
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{8101 + PORT_OFFSET}") as http:
             direct = await http.get("/admin/queues")

@@ -109,7 +109,13 @@ def _wait_healthy(url: str, timeout: float) -> bool:
     return False
 
 
-DEV_SECRETS = ("GATEWAY_JWT_SECRET", "INTERNAL_TOKEN")
+DEV_SECRETS = (
+    "GATEWAY_JWT_SECRET",
+    "INTERNAL_TOKEN",
+    "DEMO_ADMIN_PASSWORD",
+    "DEMO_ADA_PASSWORD",
+    "DEMO_BOB_PASSWORD",
+)
 
 
 def _dev_secrets(data_dir: Path) -> dict[str, str]:
@@ -123,11 +129,40 @@ def _dev_secrets(data_dir: Path) -> dict[str, str]:
                 values[name.strip()] = value.strip()
     missing = [name for name in DEV_SECRETS if name not in values]
     if missing:
-        values.update({name: secrets.token_urlsafe(48) for name in missing})
+        values.update({name: secrets.token_urlsafe(18 if "PASSWORD" in name else 48) for name in missing})
         data_dir.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         path.chmod(0o600)
     return values
+
+
+def _seed_demo(secrets_env: dict[str, str], data_dir: Path, gateway_port: int) -> None:
+    """Configure the demo tenant through the running gateway and show who can log in."""
+    from switchboard.gateway.platform import seed_demo
+    from switchboard.gateway.settings import GatewaySettings
+
+    environ = {**secrets_env, **os.environ}
+    database_url = os.environ.get("GATEWAY_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    database_url = database_url or f"sqlite+aiosqlite:///{(data_dir / 'gateway.db').resolve()}"
+    secret = environ["GATEWAY_JWT_SECRET"]
+    try:
+        asyncio.run(
+            seed_demo(
+                f"http://127.0.0.1:{gateway_port}",
+                database_url,
+                gateway_settings=GatewaySettings(jwt_secret=secret),
+                environ=environ,
+            )
+        )
+    except Exception as exc:
+        console.print(f"[red]demo tenant not configured:[/] {exc}")
+        return
+    table = Table(title="Demo users (passwords are kept in " + str(data_dir / "dev-secrets.env") + ")")
+    for column in ("user", "role", "password"):
+        table.add_column(column)
+    for user, role in (("admin", "admin"), ("ada", "agent, Mortgages"), ("bob", "agent, Cards")):
+        table.add_row(user, role, environ[f"DEMO_{user.upper()}_PASSWORD"])
+    console.print(table)
 
 
 @app.command()
@@ -138,6 +173,7 @@ def dev(
         str | None, typer.Option(help="use this broker instead of starting one")
     ] = None,
     port_offset: Annotated[int, typer.Option(help="add this to every service port (8080, 8101…)")] = 0,
+    seed: Annotated[bool, typer.Option(help="configure the demo tenant and its users")] = True,
 ) -> None:
     """Run the whole platform locally: Kafka, every service, the gateway. Ctrl-C stops everything."""
     root = _repo_root()
@@ -194,6 +230,8 @@ def dev(
             url = f"http://127.0.0.1:{SERVICES[service] + port_offset}/healthz"
             healthy = _wait_healthy(url, 60)
             console.print(f"[bold]{service}[/] {'up at ' + url if healthy else '[red]did not answer[/]'}")
+        if seed and "gateway" in dict(children):
+            _seed_demo(secrets_env, data_dir, SERVICES["gateway"] + port_offset)
         console.print(
             "[bold green]Switchboard is running.[/] "
             f"Gateway: http://127.0.0.1:{SERVICES['gateway'] + port_offset}/docs — Ctrl-C stops it."
