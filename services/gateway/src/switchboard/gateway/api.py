@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from typing import Annotated, Any
+from urllib.parse import quote
 from uuid import uuid4
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -106,6 +107,8 @@ async def start_chat(body: StartChat, request: Request) -> ChatStarted:
 @router.api_route(
     "/api/{service}/{path:path}",
     methods=METHODS,
+    # Documented operation by operation instead: see merged_openapi.
+    include_in_schema=False,
     tags=["services"],
     summary="Call routing, messaging or acw as the token's holder (see each service's operations)",
     responses={
@@ -130,6 +133,8 @@ async def call_service(
         raise Problem(404, "not-found", detail="No such route.")
     upstream_path = "/" + path
     authorise(principal, service, request.method, upstream_path)
+    # The path arrives decoded; encode it again so that whatever it holds reaches the service as data.
+    upstream_path = quote(upstream_path, safe="/:@!$&'()*+,;=-._~")
     body = await request.body()
     headers = {}
     if content_type := request.headers.get("content-type"):

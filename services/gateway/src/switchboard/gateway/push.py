@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,26 +48,62 @@ class Connection:
 
 
 class Hub:
+    """Sockets indexed by who they belong to, so an event costs its audience, not every socket."""
+
     def __init__(self, buffer_frames: int) -> None:
         self.buffer_frames = buffer_frames
         self.connections: set[Connection] = set()
+        self.by_agent: dict[str, set[Connection]] = defaultdict(set)
+        self.by_conversation: dict[str, set[Connection]] = defaultdict(set)
+        self.by_queue: dict[str, set[Connection]] = defaultdict(set)
         self.dropped = 0
 
     def connect(self, principal: Principal, websocket: WebSocket) -> Connection:
         connection = Connection(principal, websocket, asyncio.Queue(self.buffer_frames))
         self.connections.add(connection)
+        if principal.agent_id:
+            self.by_agent[principal.agent_id].add(connection)
+        if principal.conversation_id:
+            self.by_conversation[principal.conversation_id].add(connection)
         return connection
 
     def disconnect(self, connection: Connection) -> None:
         self.connections.discard(connection)
+        for index, key in (
+            (self.by_agent, connection.principal.agent_id),
+            (self.by_conversation, connection.principal.conversation_id),
+            *((self.by_queue, q) for q in connection.watching_queues),
+        ):
+            if key is not None and key in index:
+                index[key].discard(connection)
+                if not index[key]:
+                    del index[key]
+
+    def watch(self, connection: Connection, queue_id: str) -> None:
+        connection.watching_queues.add(queue_id)
+        self.by_queue[queue_id].add(connection)
+
+    def unwatch(self, connection: Connection, queue_id: str) -> None:
+        connection.watching_queues.discard(queue_id)
+        self.by_queue.get(queue_id, set()).discard(connection)
 
     def agent_connections(self, agent_id: str) -> int:
-        return sum(1 for c in self.connections if c.principal.agent_id == agent_id)
+        return len(self.by_agent.get(agent_id, ()))
+
+    def _candidates(self, audience: Audience) -> set[Connection]:
+        found: set[Connection] = set()
+        if audience.agent_id is not None:
+            found |= self.by_agent.get(audience.agent_id, set())
+        if audience.interaction_id is not None:
+            found |= self.by_conversation.get(audience.interaction_id, set())
+        if audience.queue_id is not None:
+            found |= self.by_queue.get(audience.queue_id, set())
+        return found
 
     def publish(self, frame: dict[str, Any], audience: Audience) -> int:
         """Queue the frame for every socket that may and wants to see it; never waits."""
         delivered = 0
-        for connection in list(self.connections):
+        for connection in self._candidates(audience):
             if connection.dropped or not connection.wants(audience):
                 continue
             try:

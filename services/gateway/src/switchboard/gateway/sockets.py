@@ -70,7 +70,7 @@ async def socket(websocket: WebSocket, ticket: str = "", after: str | None = Non
 
 async def _serve(runtime: ServiceRuntime, hub: Hub, connection: Connection) -> None:
     pump = asyncio.create_task(hub.pump(connection))
-    receive = asyncio.create_task(_receive(runtime, connection))
+    receive = asyncio.create_task(_receive(runtime, hub, connection))
     gone = asyncio.create_task(connection.gone.wait())
     try:
         done, _ = await asyncio.wait({pump, receive, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -84,7 +84,7 @@ async def _serve(runtime: ServiceRuntime, hub: Hub, connection: Connection) -> N
                 await task
 
 
-async def _receive(runtime: ServiceRuntime, connection: Connection) -> None:
+async def _receive(runtime: ServiceRuntime, hub: Hub, connection: Connection) -> None:
     principal = connection.principal
     last_beat = 0.0
     loop = asyncio.get_running_loop()
@@ -112,9 +112,9 @@ async def _receive(runtime: ServiceRuntime, connection: Connection) -> None:
                 )
                 continue
             if op == "watch":
-                connection.watching_queues.add(queue_id)
+                hub.watch(connection, queue_id)
             else:
-                connection.watching_queues.discard(queue_id)
+                hub.unwatch(connection, queue_id)
             await connection.websocket.send_json({"op": op, "queue_id": queue_id, "ok": True})
         else:
             await connection.websocket.send_json({"error": "unknown or forbidden op"})
