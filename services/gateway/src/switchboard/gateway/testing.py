@@ -94,9 +94,7 @@ async def running_gateway(
     port = free_port()
     clock = ManualClock(datetime.now(UTC))
     gateway_settings = GatewaySettings(
-        jwt_secret=SecretStr(SECRET),
-        allowed_origins=["http://console.test"],
-        **overrides,
+        **{"jwt_secret": SecretStr(SECRET), "allowed_origins": ["http://console.test"], **overrides}
     )
     app = create_app(
         settings_for("gateway", kafka_bootstrap, database_url, topic_prefix),
