@@ -74,8 +74,15 @@ async def raw_kafka_round_trip(bootstrap: str, *, count: int, rate: float, keys:
     """Produce→consume latency with bare aiokafka (acks=all, idempotent), at the same rate and key spread."""
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     await create_topic(bootstrap, topic)
+    # Offsets committed in the background every 200 ms: what the runtime's batched commits do, so the
+    # comparison is like with like.
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=topic, auto_offset_reset="earliest"
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=topic,
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+        auto_commit_interval_ms=200,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2)
     await consumer.start()
@@ -88,7 +95,6 @@ async def raw_kafka_round_trip(bootstrap: str, *, count: int, rate: float, keys:
             assert record.value is not None
             sent = float(record.value.split(b"|", 1)[0])
             latencies.append((time.perf_counter() - sent) * 1000)
-            await consumer.commit()  # the runtime commits per record too: compare like with like
             if len(latencies) >= count:
                 done.set()
                 return
