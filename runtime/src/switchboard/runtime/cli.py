@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
 
+import sqlalchemy.exc
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -332,6 +333,51 @@ def outbox(service: Annotated[str, typer.Argument(help="service whose outbox to 
             await database.dispose()
 
     print(json.dumps({"service": service, "pending": asyncio.run(count())}))
+
+
+@app.command()
+def timers(
+    service: Annotated[str, typer.Argument(help="service whose durable timers to list")],
+    failed: Annotated[bool, typer.Option(help="only timers whose handler kept failing")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many rows")] = 50,
+) -> None:
+    """List a service's pending (or failed) durable timers, soonest first."""
+    from sqlmodel import col, select
+
+    from switchboard.runtime.db import Database
+    from switchboard.runtime.tables import TimerRow
+
+    settings = load_settings(service)
+
+    async def rows() -> list[TimerRow]:
+        database = Database(settings.effective_database_url)
+        try:
+            query = select(TimerRow).where(
+                col(TimerRow.fired_at).is_(None), col(TimerRow.cancelled_at).is_(None)
+            )
+            query = query.where(
+                col(TimerRow.failed_at).is_not(None) if failed else col(TimerRow.failed_at).is_(None)
+            )
+            async with database.sessions() as session:
+                return list((await session.scalars(query.order_by(col(TimerRow.due_at)).limit(limit))).all())
+        finally:
+            await database.dispose()
+
+    try:
+        found = asyncio.run(rows())
+    except sqlalchemy.exc.DBAPIError as exc:
+        console.print(
+            f"[red]cannot read {service}'s timers[/] ({settings.effective_database_url}): {exc.orig}"
+        )
+        raise typer.Exit(1) from None
+    table = Table(title=f"{service}: {'failed' if failed else 'pending'} timers")
+    for column in ("kind", "key", "due at", "attempts", "last error"):
+        table.add_column(column)
+    for row in found:
+        table.add_row(
+            row.kind, row.key, row.due_at.isoformat(), str(row.attempts), (row.last_error or "")[:80]
+        )
+    Console().print(table)
 
 
 def main() -> None:
