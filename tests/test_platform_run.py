@@ -50,7 +50,7 @@ async def test_dev_command_serves_gateway_health_and_stops_on_ctrl_c(
                     if health.status_code == 200:
                         break
                 except httpx.TransportError:
-                    pass
+                    health = None  # not listening yet
                 assert child.poll() is None, child.stderr.read() if child.stderr else ""
                 await asyncio.sleep(0.1)
             else:

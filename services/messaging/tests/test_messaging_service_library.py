@@ -239,7 +239,8 @@ class FakeProvider:
         request = json.loads(await reader.readexactly(length))
         self.seen.append({"path": head.split(b" ")[1].decode(), "auth": b"Bearer sk-test" in head, **request})
         if self.mode == "slow":
-            await asyncio.sleep(2)
+            # Answers only after the client's timeout has fired: the provider stalls until it is closed.
+            await asyncio.Event().wait()
         status, body = {
             "ok": (
                 200,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -100,12 +101,10 @@ def _pump(name: str, colour: str, stream: Any) -> None:
 def _wait_healthy(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
+        # Refused or failing: not listening yet.
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
+            if response.status == 200:
+                return True
         time.sleep(0.25)
     return False
 

@@ -75,7 +75,7 @@ def _sqlite_serialised_writes(engine: AsyncEngine) -> None:
 
 
 class SchemaMismatch(RuntimeError):
-    pass
+    """The database's schema differs from the code's in a way only a written migration can bridge."""
 
 
 def _create_and_migrate(connection: Connection, tables: list[sa.Table]) -> None:

@@ -25,7 +25,7 @@ _NONCE_BYTES = 12
 
 
 class FormKeyError(ValueError):
-    pass
+    """The configured forms key is missing or malformed."""
 
 
 def _decode_key(text: str) -> bytes:
