@@ -65,6 +65,7 @@ class Run:
     events: list[tuple[str, int, str, dict[str, Any]]] = field(default_factory=list)
     offered: int = 0
     accepted: Counter[int] = field(default_factory=Counter)
+    fell_behind: bool = False
 
 
 @contextlib.asynccontextmanager
@@ -213,7 +214,11 @@ async def drive(
                 envelope_bytes(payload, interaction_id),
                 key=interaction_id.encode(),
             )
-        await asyncio.wait_for(done.wait(), timeout=max(120.0, seconds * 4))
+        try:
+            await asyncio.wait_for(done.wait(), timeout=max(120.0, seconds * 4))
+        except TimeoutError:
+            # Fell behind: report what was decided within the window instead of nothing.
+            run.fell_behind = True
         while consoles:
             await asyncio.gather(*list(consoles), return_exceptions=True)
         await asyncio.sleep(2.0)  # the last releases reach the topic
@@ -270,6 +275,11 @@ async def one_size(
         f"    offers {run.offered}, accepts {dict(run.accepted)}, capacity violations {violations} "
         f"(peak {peak} of {CHAT_CAPACITY} slots), router reloads {routing_of(runtime).reloads}"
     )
+    if run.fell_behind:
+        print(
+            f"    FELL BEHIND: {run.offered} of {len(run.sent_at)} chats offered within the window; "
+            "latencies above are for those only"
+        )
 
 
 async def run(agent_counts: list[int], queues: int, rate: float, seconds: float) -> None:
