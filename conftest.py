@@ -11,41 +11,25 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import asyncpg  # no stubs; only connect and execute are used
 import pytest
 from sqlalchemy.engine import URL, make_url
 
+from switchboard.runtime.launcher import load_kafka_launcher
+
 ROOT = Path(__file__).resolve().parent
-LAUNCHER = ROOT / "deploy" / "kafka" / "launcher.py"
 POSTGRES_PROBE_TIMEOUT = 5.0
 
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _load_launcher() -> ModuleType:
-    # deploy/ is not a package and must stay importable by a bare interpreter, so load it by path.
-    name = "_switchboard_kafka_launcher"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, LAUNCHER)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot import {LAUNCHER}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _docker_answers() -> bool:
@@ -77,7 +61,7 @@ def kafka_bootstrap() -> Iterator[str]:
             with container.with_kraft() as kafka:
                 yield str(kafka.get_bootstrap_server())
             return
-    launcher = _load_launcher()
+    launcher = load_kafka_launcher(ROOT)
     # A test session creates thousands of short-lived topics (one prefix per test); the broker's heap
     # holds their metadata, so it gets more room than a developer's `make kafka`.
     server = launcher.KafkaServer(heap_max="1g")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import os
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +14,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from switchboard.runtime.launcher import load_kafka_launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,15 +26,7 @@ def kafka_broker() -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
         return
-    spec = importlib.util.spec_from_file_location(
-        "switchboard_kafka_launcher", ROOT / "deploy/kafka/launcher.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    launcher = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = launcher
-    spec.loader.exec_module(launcher)
-    server: Any = launcher.KafkaServer()
+    server: Any = load_kafka_launcher(ROOT).KafkaServer()
     server.start()
     try:
         yield server.bootstrap_servers

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from switchboard.contracts.envelope import parse_raw_envelope
+from switchboard.runtime.launcher import load_kafka_launcher
 from switchboard.runtime.outbox import pending_count
 from switchboard.runtime.service import ServiceRuntime
 from switchboard.runtime.testing import (
@@ -27,23 +25,10 @@ pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _launcher() -> ModuleType:
-    name = "switchboard_kafka_launcher"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy/kafka/launcher.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_events_emitted_during_a_broker_outage_are_published_when_it_returns(
     database_url: str, tmp_path: Path
 ) -> None:
-    launcher = _launcher()
+    launcher = load_kafka_launcher(ROOT)
     port, controller = launcher.free_port(), launcher.free_port()
     broker: Any = launcher.KafkaServer(port=port, controller_port=controller, data_dir=tmp_path / "kafka")
     broker.start()

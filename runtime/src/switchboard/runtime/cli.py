@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, Any
 
 import sqlalchemy.exc
@@ -24,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from switchboard.runtime.launcher import find_repo_root, load_kafka_launcher
 from switchboard.runtime.settings import load_settings
 
 app = typer.Typer(help="Switchboard contact-centre platform", no_args_is_help=True, add_completion=False)
@@ -71,24 +71,6 @@ def serve(
         access_log=False,
         lifespan="on",
     )
-
-
-def _repo_root() -> Path:
-    for folder in [Path.cwd(), *Path.cwd().parents]:
-        if (folder / "deploy" / "kafka" / "launcher.py").exists():
-            return folder
-    raise typer.BadParameter("run this from the Switchboard repository (deploy/kafka/launcher.py not found)")
-
-
-def _load_launcher(root: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "switchboard_kafka_launcher", root / "deploy/kafka/launcher.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pump(name: str, colour: str, stream: Any) -> None:
@@ -176,13 +158,17 @@ def dev(
     seed: Annotated[bool, typer.Option(help="configure the demo tenant and its users")] = True,
 ) -> None:
     """Run the whole platform locally: Kafka, every service, the gateway. Ctrl-C stops everything."""
-    root = _repo_root()
+    root = find_repo_root()
+    if root is None:
+        raise typer.BadParameter(
+            "run this from the Switchboard repository (deploy/kafka/launcher.py not found)"
+        )
     data_dir = (root / data_dir).resolve() if not data_dir.is_absolute() else data_dir
     kafka: Any = None
     if external_kafka:
         bootstrap = external_kafka
     else:
-        launcher = _load_launcher(root)
+        launcher = load_kafka_launcher(root)
         console.print("[bold]starting Kafka[/] (first run fetches it from Maven Central)…")
         kafka = launcher.KafkaServer(port=kafka_port, data_dir=data_dir / "kafka")
         kafka.start()
