@@ -357,23 +357,25 @@ class Router:
             self._end_login_prep(a, now, out)
         return out.build()
 
-    def mark_available(self, agent_id: str, now: datetime) -> Outcome:
-        now = utc(now)
+    def _answer_prompt(self, agent_id: str) -> AgentState:
+        """The agent answering the login-prep prompt (Mark as Available / Keep Away), which closes it."""
         a = self.agent(agent_id)
         if not a.prompt_pending:
             raise errors.PromptNotPending("no login-prep prompt is waiting", agent_id=agent_id)
-        out = OutcomeBuilder()
         a.prompt_pending = False
+        return a
+
+    def mark_available(self, agent_id: str, now: datetime) -> Outcome:
+        now = utc(now)
+        a = self._answer_prompt(agent_id)
+        out = OutcomeBuilder()
         self._change_status(a, AgentStatus(StatusKind.AVAILABLE), now, out, reason="mark_available")
         return out.build()
 
     def keep_away(self, agent_id: str, now: datetime) -> Outcome:
         now = utc(now)
-        a = self.agent(agent_id)
-        if not a.prompt_pending:
-            raise errors.PromptNotPending("no login-prep prompt is waiting", agent_id=agent_id)
+        a = self._answer_prompt(agent_id)
         out = OutcomeBuilder()
-        a.prompt_pending = False
         out.agents.add(a.id)
         out.emit(
             EventType.AGENT_STATUS_CHANGED, a.id, now,
